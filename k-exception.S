@@ -1,0 +1,210 @@
+// k-exception.S: every way into the kernel and back out.
+//
+// The kernel has exactly these entry points: `syscall_entry` (the target of
+// the `syscall` instruction, set in MSR_IA32_LSTAR) and one stub per IDT
+// vector. Each is a gate in the city wall: it trusts no process register,
+// saves all of them in a `struct regstate` (kernel.hh), and calls C++.
+//
+// Where registers are saved: while process P runs, the TSS's rsp0 points
+// just past P->regs. An interrupt or exception from CPL 3 makes the processor
+// push its frame there, so the stub's pushes fill P->regs directly: no second
+// copy. `syscall` does not switch stacks, so syscall_entry loads rsp0 itself.
+
+#define KERNEL_STACK_TOP    0x80000
+#define SEGSEL_APP_DATA     0x18
+#define SEGSEL_APP_CODE     0x20
+#define INT_SYSCALL         256
+// Offsets into struct proc and struct regstate (checked by static_assert
+// in k-hardware.cc).
+#define PROC_PAGETABLE      0
+#define PROC_REGS           16
+#define REGS_INTNO          (15 * 8)
+#define REGS_RIP            (17 * 8)
+#define REGS_CS             (18 * 8)
+#define REGS_RFLAGS         (19 * 8)
+#define REGS_RSP            (20 * 8)
+// struct x86_64_taskstate: rsp0 is 4 bytes in.
+#define TSS_RSP0            4
+// Flags a process keeps (FL_USER_MASK) and the one it always gets (FL_IF).
+#define FL_USER_MASK        0xDD5
+#define FL_IF               0x200
+
+// Pushes the 15 general-purpose registers so that %rax lands lowest, in
+// struct regstate order.
+.macro SAVE_GPRS
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %r11
+    pushq %r10
+    pushq %r9
+    pushq %r8
+    pushq %rdi
+    pushq %rsi
+    pushq %rbp
+    pushq %rbx
+    pushq %rdx
+    pushq %rcx
+    pushq %rax
+.endm
+
+.macro RESTORE_GPRS
+    popq %rax
+    popq %rcx
+    popq %rdx
+    popq %rbx
+    popq %rbp
+    popq %rsi
+    popq %rdi
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+.endm
+
+    .text
+
+// ---- Kernel entry from the boot loader ----
+    .globl kernel_entry
+kernel_entry:
+    movq $KERNEL_STACK_TOP, %rsp
+    xorl %ebp, %ebp             // ends backtraces
+    pushq $0                    // a zero return address, for the same reason
+    jmp kernel_start
+
+
+// ---- System calls ----
+// On entry (SDM vol. 2B, SYSCALL): %rcx = the process's next %rip,
+// %r11 = its %rflags, CPL 0, and IF, TF, DF, AC cleared (MSR_IA32_FMASK).
+// %rsp is still the process's and may be anything, so no memory access
+// may use it.
+    .globl syscall_entry
+    .balign 16
+syscall_entry:
+    movq %rsp, syscall_user_rsp(%rip)
+    movq kernel_tss + TSS_RSP0(%rip), %rsp  // just past current->regs
+    pushq $(SEGSEL_APP_DATA + 3)            // reg_ss
+    pushq syscall_user_rsp(%rip)            // reg_rsp
+    pushq %r11                              // reg_rflags
+    pushq $(SEGSEL_APP_CODE + 3)            // reg_cs
+    pushq %rcx                              // reg_rip
+    pushq $0                                // reg_errcode
+    pushq $INT_SYSCALL                      // reg_intno
+    SAVE_GPRS
+    movq %rsp, %rdi                         // regstate* = &current->regs
+    movq $KERNEL_STACK_TOP, %rsp
+    movq kernel_pagetable(%rip), %rax
+    movq %rax, %cr3
+    call syscall
+    // syscall() returned: resume the same process with %rax = its result.
+    // (A system call that switches processes never returns here.)
+    movq current(%rip), %rdi
+    movq %rax, PROC_REGS(%rdi)
+    // fall through
+
+// return_to_process_sysret(proc* p): resumes p, which entered the kernel
+// through `syscall`. `sysretq` is shorter than `iretq` but loads %rip from
+// %rcx without a privilege change check: a non-canonical %rcx would fault
+// in ring 0 on the process's stack. So only a lower-half %rip goes this way.
+    .globl return_to_process_sysret
+return_to_process_sysret:
+    movq PROC_REGS + REGS_RIP(%rdi), %rcx
+    movq %rcx, %rax
+    shrq $47, %rax
+    jnz return_to_process_iret
+    movq PROC_PAGETABLE(%rdi), %rax
+    movq %rax, %cr3
+    leaq PROC_REGS(%rdi), %rsp
+    RESTORE_GPRS                            // %rsp is now at reg_intno
+    movq REGS_RIP - REGS_INTNO(%rsp), %rcx
+    movq REGS_RFLAGS - REGS_INTNO(%rsp), %r11
+    andq $FL_USER_MASK, %r11                // no IOPL, NT, AC from the past
+    orq $FL_IF, %r11
+    movq REGS_RSP - REGS_INTNO(%rsp), %rsp  // last use of kernel memory
+    sysretq
+
+// return_to_process_iret(proc* p): resumes p exactly as saved (any entry).
+// run() has already checked p->regs' %cs, %ss and %rflags.
+    .globl return_to_process_iret
+return_to_process_iret:
+    movq PROC_PAGETABLE(%rdi), %rax
+    movq %rax, %cr3
+    leaq PROC_REGS(%rdi), %rsp
+    RESTORE_GPRS
+    addq $16, %rsp                          // skip reg_intno, reg_errcode
+    iretq
+
+
+// ---- Exceptions and interrupts ----
+// One stub per vector. The processor pushes an error code for some
+// exceptions only; the others push 0 so every frame has the same layout.
+.macro EXCEPTION_STUB vector
+    .balign 16
+exception_stub_\vector:
+    .if \vector == 8 || (\vector >= 10 && \vector <= 14) || \vector == 17 || \vector == 21 || \vector == 29 || \vector == 30
+    .else
+    pushq $0                                // reg_errcode
+    .endif
+    pushq $\vector                          // reg_intno
+    jmp exception_common
+.endm
+
+    .altmacro
+.macro EXCEPTION_STUB_N n
+    EXCEPTION_STUB %n
+.endm
+    vector = 0
+    .rept 256
+    EXCEPTION_STUB_N vector
+    vector = vector + 1
+    .endr
+
+// Stack: reg_intno, reg_errcode, then the processor's frame. From CPL 3
+// that is the end of current->regs; from CPL 0, the kernel stack.
+exception_common:
+    SAVE_GPRS
+    cld                                     // the process may have set DF
+    movq %rsp, %rdi
+    testb $3, REGS_CS(%rsp)
+    jnz 1f
+    // The kernel itself was interrupted (it waits with interrupts on only
+    // while idle) or faulted (exception() panics). Stay on this stack.
+    call exception
+    RESTORE_GPRS
+    addq $16, %rsp
+    iretq
+1:  movq $KERNEL_STACK_TOP, %rsp            // a fresh kernel stack
+    movq kernel_pagetable(%rip), %rax
+    movq %rax, %cr3
+    call exception
+    // exception() for a process always ends in run() or schedule().
+    ud2
+
+// The IDT's gate addresses, one per vector (k-hardware.cc).
+    .section .rodata
+    .balign 8
+    .globl exception_entry_table
+exception_entry_table:
+.macro EXCEPTION_ENTRY vector
+    .quad exception_stub_\vector
+.endm
+.macro EXCEPTION_ENTRY_N n
+    EXCEPTION_ENTRY %n
+.endm
+    vector = 0
+    .rept 256
+    EXCEPTION_ENTRY_N vector
+    vector = vector + 1
+    .endr
+
+    .bss
+    .balign 8
+// The process's %rsp at `syscall`, kept here only until it is pushed
+// (one CPU, interrupts off: no one else uses it meanwhile).
+syscall_user_rsp:
+    .quad 0

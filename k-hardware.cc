@@ -1,0 +1,494 @@
+// k-hardware.cc: hardware plumbing that kernel.cc relies on but students
+// rarely change: segment and interrupt descriptor tables, the task state
+// segment, `syscall` MSRs, the local APIC timer, the keyboard, the CGA
+// cursor, the debug log, QEMU's boot options, the disk, power-off and panic.
+#include "kernel.hh"
+#include "k-ata.hh"
+#include "k-vmiter.hh"
+
+// k-exception.S hard-codes these offsets.
+static_assert(__builtin_offsetof(proc, pagetable) == 0);
+static_assert(__builtin_offsetof(proc, regs) == 16);
+static_assert(__builtin_offsetof(regstate, reg_intno) == 15 * 8);
+static_assert(__builtin_offsetof(regstate, reg_rip) == 17 * 8);
+static_assert(__builtin_offsetof(regstate, reg_cs) == 18 * 8);
+static_assert(__builtin_offsetof(regstate, reg_rflags) == 19 * 8);
+static_assert(__builtin_offsetof(regstate, reg_rsp) == 20 * 8);
+static_assert(sizeof(regstate) == 22 * 8);
+static_assert((__builtin_offsetof(proc, regs) + sizeof(regstate)) % 16 == 0);
+static_assert(__builtin_offsetof(x86_64_taskstate, rsp) == 4);
+static_assert(FL_USER_MASK == 0xDD5);
+
+
+// ---- Segments and the task state segment ----
+
+static uint64_t gdt[7];                 // null, 4 segments, 16-byte TSS
+extern "C" { x86_64_taskstate kernel_tss; }
+static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+
+static void segments_init() {
+    const uint64_t code = X86SEG_P | X86SEG_S | X86SEG_EXECUTE | X86SEG_READABLE | X86SEG_L;
+    const uint64_t data = X86SEG_P | X86SEG_S | X86SEG_WRITABLE | X86SEG_G | X86SEG_LIMIT_MAX;
+    gdt[SEGSEL_KERN_CODE / 8] = code | X86SEG_DPL(0);
+    gdt[SEGSEL_KERN_DATA / 8] = data | X86SEG_DPL(0);
+    gdt[SEGSEL_APP_DATA / 8] = data | X86SEG_DPL(3);
+    gdt[SEGSEL_APP_CODE / 8] = code | X86SEG_DPL(3);
+
+    // The TSS: the kernel stack for interrupts from CPL 3 is set per
+    // process (set_kernel_stack_for); a double fault gets a stack of its
+    // own (IST 1), so that even a kernel stack overflow reports cleanly.
+    memset(&kernel_tss, 0, sizeof(kernel_tss));
+    kernel_tss.rsp[0] = KERNEL_STACK_TOP;
+    kernel_tss.ist[0] = reinterpret_cast<uintptr_t>(double_fault_stack + sizeof(double_fault_stack));
+    kernel_tss.iomap_base = sizeof(kernel_tss);     // no I/O bitmap: all ports denied
+    uint64_t base = reinterpret_cast<uintptr_t>(&kernel_tss);
+    uint64_t limit = sizeof(kernel_tss) - 1;
+    gdt[SEGSEL_TASKSTATE / 8] = X86SEG_P | X86SEG_TSS | limit
+        | ((base & 0xFFFFFF) << 16) | ((base >> 24 & 0xFF) << 56);
+    gdt[SEGSEL_TASKSTATE / 8 + 1] = base >> 32;
+
+    x86_64_pseudodescriptor gdtr = {sizeof(gdt) - 1, reinterpret_cast<uintptr_t>(gdt)};
+    asm volatile("lgdt %0\n\t"
+                 // reload %cs with a far return, then the data segments
+                 "pushq %1\n\t"
+                 "leaq 1f(%%rip), %%rax\n\t"
+                 "pushq %%rax\n\t"
+                 "lretq\n"
+                 "1:\tmovw %w2, %%ds\n\t"
+                 "movw %w2, %%es\n\t"
+                 "movw %w2, %%ss\n\t"
+                 "movw %w3, %%fs\n\t"
+                 "movw %w3, %%gs\n\t"
+                 "ltr %w4"
+                 : : "m" (gdtr), "i" (SEGSEL_KERN_CODE), "r" (SEGSEL_KERN_DATA),
+                     "r" (0), "r" (SEGSEL_TASKSTATE)
+                 : "rax", "memory");
+}
+
+void set_kernel_stack_for(proc* p) {
+    kernel_tss.rsp[0] = reinterpret_cast<uintptr_t>(&p->regs + 1);
+}
+
+
+// ---- Interrupt descriptor table ----
+
+extern "C" const uint64_t exception_entry_table[256];
+static x86_64_gatedescriptor idt[256];
+
+static void set_gate(int vector, int dpl, int ist) {
+    uint64_t addr = exception_entry_table[vector];
+    idt[vector].gd_low = (addr & 0xFFFF) | (SEGSEL_KERN_CODE << 16)
+        | ((uint64_t) ist << 32) | X86GATE_INTERRUPT << 32
+        | ((uint64_t) dpl << 45) | (1UL << 47) | ((addr >> 16) << 48);
+    idt[vector].gd_high = addr >> 32;
+}
+
+static void idt_init() {
+    // Every gate is an interrupt gate (IF cleared on entry) with DPL 0, so
+    // a process's `int $N` raises a general protection fault instead of
+    // pretending to be hardware. The one exception is `int3`, which
+    // debuggers place in code: it may be used from CPL 3.
+    for (int v = 0; v != 256; ++v) {
+        set_gate(v, v == INT_BP ? 3 : 0, v == INT_DF ? 1 : 0);
+    }
+    x86_64_pseudodescriptor idtr = {sizeof(idt) - 1, reinterpret_cast<uintptr_t>(idt)};
+    asm volatile("lidt %0" : : "m" (idtr));
+}
+
+
+// ---- System call MSRs ----
+
+static void syscall_init() {
+    wrmsr(MSR_IA32_EFER, rdmsr(MSR_IA32_EFER) | EFER_SCE);
+    // STAR[47:32]: %cs for `syscall` (%ss = +8); STAR[63:48] + 16 and + 8:
+    // %cs and %ss for `sysretq` (RPL 3 is added by the processor).
+    wrmsr(MSR_IA32_STAR, (uint64_t) SEGSEL_KERN_CODE << 32
+          | (uint64_t) (SEGSEL_APP_DATA - 8) << 48);
+    wrmsr(MSR_IA32_LSTAR, reinterpret_cast<uintptr_t>(syscall_entry));
+    // Cleared on entry: interrupts stay off in the kernel, no single-step
+    // trap in kernel code, string instructions run forward, no alignment
+    // checks.
+    wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK);
+}
+
+
+// ---- Interrupt controllers and the timer ----
+
+// The legacy 8259 PICs come out of the BIOS delivering to vectors 8-15,
+// which are exception vectors. Move them to 48-63 and mask every line: the
+// kernel uses the local APIC instead.
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xA0
+#define PIC2_DATA 0xA1
+static void pic_disable() {
+    outb(PIC1_CMD, 0x11);       // ICW1: initialize, expect ICW4
+    outb(PIC2_CMD, 0x11);
+    outb(PIC1_DATA, 48);        // ICW2: vector base
+    outb(PIC2_DATA, 56);
+    outb(PIC1_DATA, 4);         // ICW3: cascade on line 2
+    outb(PIC2_DATA, 2);
+    outb(PIC1_DATA, 1);         // ICW4: 8086 mode
+    outb(PIC2_DATA, 1);
+    outb(PIC1_DATA, 0xFF);      // mask all
+    outb(PIC2_DATA, 0xFF);
+}
+
+// Local APIC registers (SDM vol. 3, 10.4), memory-mapped at lapic_base.
+#define LAPIC_BASE_DEFAULT  0xFEE00000UL
+#define LAPIC_EOI           0x0B0
+#define LAPIC_SVR           0x0F0   // spurious vector; bit 8 enables
+#define LAPIC_LVT_TIMER     0x320
+#define LAPIC_LVT_LINT0     0x350
+#define LAPIC_LVT_LINT1     0x360
+#define LAPIC_LVT_ERROR     0x370
+#define LAPIC_TIMER_INITIAL 0x380
+#define LAPIC_TIMER_CURRENT 0x390
+#define LAPIC_TIMER_DIVIDE  0x3E0
+#define LAPIC_LVT_MASKED    0x10000
+#define LAPIC_TIMER_PERIODIC 0x20000
+#define LAPIC_DIVIDE_1      0xB
+
+static uintptr_t lapic_base = LAPIC_BASE_DEFAULT;
+static volatile uint32_t& lapic_reg(unsigned offset) {
+    return *reinterpret_cast<volatile uint32_t*>(lapic_base + offset);
+}
+
+void lapic_eoi() {
+    lapic_reg(LAPIC_EOI) = 0;
+}
+
+// The PIT (8254) runs at a known 1.193182 MHz; its channel 2 can be gated
+// and polled through port 0x61 without interrupts. Used once, to learn how
+// fast the local APIC timer counts on this machine.
+#define PIT_HZ 1193182
+static uint32_t lapic_timer_hz() {
+    const unsigned calib_hz = 100;      // measure for 1/100 s
+    const unsigned count = PIT_HZ / calib_hz;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate channel 2 on, speaker off
+    outb(0x43, 0xB0);                   // channel 2, lobyte/hibyte, mode 0
+    outb(0x42, count & 0xFF);
+    outb(0x42, count >> 8);
+    lapic_reg(LAPIC_TIMER_DIVIDE) = LAPIC_DIVIDE_1;
+    lapic_reg(LAPIC_LVT_TIMER) = LAPIC_LVT_MASKED;
+    uint8_t gate = inb(0x61) & ~0x01;
+    outb(0x61, gate);                   // restart the count: gate low,
+    outb(0x61, gate | 0x01);            // then high
+    lapic_reg(LAPIC_TIMER_INITIAL) = 0xFFFFFFFF;
+    while (!(inb(0x61) & 0x20)) {       // OUT2 goes high at terminal count
+        pause();
+    }
+    uint32_t elapsed = 0xFFFFFFFF - lapic_reg(LAPIC_TIMER_CURRENT);
+    lapic_reg(LAPIC_TIMER_INITIAL) = 0;
+    return elapsed * calib_hz;
+}
+
+void timer_init(unsigned hz) {
+    lapic_reg(LAPIC_SVR) = 0x100 | INT_SPURIOUS;
+    lapic_reg(LAPIC_LVT_LINT0) = LAPIC_LVT_MASKED;
+    lapic_reg(LAPIC_LVT_LINT1) = LAPIC_LVT_MASKED;
+    lapic_reg(LAPIC_LVT_ERROR) = LAPIC_LVT_MASKED;
+    uint32_t freq = lapic_timer_hz();
+    lapic_reg(LAPIC_TIMER_DIVIDE) = LAPIC_DIVIDE_1;
+    lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_PERIODIC | INT_TIMER;
+    lapic_reg(LAPIC_TIMER_INITIAL) = max(freq / hz, 1U);
+    log_printf("timer: local APIC counts %u Hz; interrupting %u times a second\n",
+               freq, hz);
+}
+
+uintptr_t lapic_page() {
+    return lapic_base;
+}
+
+
+// ---- Hardware setup ----
+
+static void cpu_init() {
+    // CR0.WP: read-only pages bind the kernel too, so no kernel bug (or
+    // deputy tricked by a process) can write kernel text. CR0.EM: x87 and
+    // MMX instructions fault, and CR4.OSFXSR stays clear so SSE ones do
+    // too: processes get no floating-point state the kernel would have to
+    // save on every switch.
+    wrcr0((rdcr0() | CR0_WP | CR0_EM | CR0_NE) & ~(CR0_TS | CR0_MP | CR0_AM));
+}
+
+void hardware_init() {
+    segments_init();
+    idt_init();
+    syscall_init();
+    cpu_init();
+    pic_disable();
+    lapic_base = rdmsr(MSR_IA32_APIC_BASE) & PTE_PAMASK;
+}
+
+
+// ---- CGA cursor ----
+
+void console_show_cursor() {
+    int pos = console_cursor();
+    outb(0x3D4, 14);            // CRTC cursor location high
+    outb(0x3D5, pos >> 8);
+    outb(0x3D4, 15);            // and low
+    outb(0x3D5, pos & 0xFF);
+}
+
+
+// ---- Keyboard (8042 controller, scan code set 1) ----
+
+int keyboard_poll() {
+    static bool ctrl = false;
+    uint8_t status = inb(0x64);
+    if (!(status & 0x01)) {
+        return -1;              // output buffer empty
+    }
+    uint8_t code = inb(0x60);
+    if (status & 0x20) {
+        return -1;              // from the mouse
+    }
+    if (code == 0xE0) {
+        return -1;              // prefix: the next code says which key
+    }
+    if ((code & 0x7F) == 0x1D) {
+        ctrl = !(code & 0x80);  // left or right Control
+        return -1;
+    }
+    if (code & 0x80) {
+        return -1;              // key release
+    }
+    static const char letters[] = "qwertyuiop\0\0\0\0asdfghjkl\0\0\0\0\0zxcvbnm";
+    if (code >= 0x10 && code < 0x10 + sizeof(letters) - 1 && letters[code - 0x10]) {
+        char c = letters[code - 0x10];
+        return ctrl ? c - 'a' + 1 : c;
+    }
+    return -1;
+}
+
+
+// ---- Debug log: QEMU's debug console, port 0xE9 ----
+
+namespace {
+struct log_printer : printer {
+    void putc(unsigned char c, int) override {
+        outb(0xE9, c);
+    }
+};
+}
+
+void log_vprintf(const char* format, va_list ap) {
+    log_printer lp;
+    printer_vprintf(&lp, 0, format, ap);
+}
+
+void log_printf(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    log_vprintf(format, ap);
+    va_end(ap);
+}
+
+
+// ---- Boot options: QEMU's firmware configuration device ----
+// run-qemu passes `-fw_cfg name=opt/weensyos/NAME,string=VALUE`. The device
+// has a selector port and a data port; file directory entries are big
+// endian. On a machine without it, the defaults in boot_options hold.
+
+#define FW_CFG_SELECTOR     0x510
+#define FW_CFG_DATA         0x511
+#define FW_CFG_SIGNATURE    0x0000
+#define FW_CFG_FILE_DIR     0x0019
+
+static void fw_cfg_read(void* buf, size_t n) {
+    auto p = static_cast<uint8_t*>(buf);
+    for (size_t i = 0; i != n; ++i) {
+        p[i] = inb(FW_CFG_DATA);
+    }
+}
+static uint32_t be32(const uint8_t* p) {
+    return (uint32_t) p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+// Reads fw_cfg file `opt/weensyos/<name>` into `buf` as a string.
+// Returns false if there is no such file.
+static bool fw_cfg_option(const char* name, char* buf, size_t size) {
+    char sig[4];
+    outw(FW_CFG_SELECTOR, FW_CFG_SIGNATURE);
+    fw_cfg_read(sig, 4);
+    if (memcmp(sig, "QEMU", 4) != 0) {
+        return false;
+    }
+    char want[56];
+    snprintf(want, sizeof(want), "opt/weensyos/%s", name);
+    outw(FW_CFG_SELECTOR, FW_CFG_FILE_DIR);
+    uint8_t count[4];
+    fw_cfg_read(count, 4);
+    for (uint32_t i = 0, n = be32(count); i != n; ++i) {
+        uint8_t entry[64];      // size, selector, reserved, name[56]
+        fw_cfg_read(entry, 64);
+        auto ename = reinterpret_cast<char*>(entry + 8);
+        ename[55] = '\0';
+        if (strcmp(ename, want) == 0) {
+            size_t len = min<size_t>(be32(entry), size - 1);
+            outw(FW_CFG_SELECTOR, entry[4] << 8 | entry[5]);
+            fw_cfg_read(buf, len);
+            buf[len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+static void number_option(const char* name, auto& value, uint64_t lo, uint64_t hi) {
+    char buf[24];
+    if (fw_cfg_option(name, buf, sizeof(buf))) {
+        const char* end;
+        uint64_t v = strtoul(buf, &end, 10);
+        if (*end == '\0' && end != buf && v >= lo && v <= hi) {
+            value = v;
+        } else {
+            log_printf("boot option %s=%s ignored: not a number in [%lu, %lu]\n",
+                       name, buf, lo, hi);
+        }
+    }
+}
+
+void read_boot_options(boot_options& opt) {
+    fw_cfg_option("procs", opt.procs, sizeof(opt.procs));
+    number_option("hz", opt.hz, 1, 10000);
+    number_option("ticks", opt.ticks, 1, 1UL << 40);
+    number_option("respawn", opt.respawn, 0, 1000000);
+    uint64_t headless = 0;
+    number_option("headless", headless, 0, 1);
+    opt.headless = headless;
+}
+
+
+// ---- Disk ----
+
+int disk_read(uint32_t sector, void* buf, size_t nsectors) {
+    auto p = static_cast<uint8_t*>(buf);
+    while (nsectors != 0) {
+        unsigned n = min<size_t>(nsectors, 128);
+        if (ata_read(sector, p, n) < 0) {
+            return -1;
+        }
+        sector += n;
+        p += n * SECTORSIZE;
+        nsectors -= n;
+    }
+    return 0;
+}
+
+
+// ---- Power off ----
+
+void poweroff(int status) {
+    // QEMU's isa-debug-exit device (run-qemu adds it at port 0xF4) ends
+    // QEMU with exit status (status << 1) | 1.
+    outb(0xF4, status);
+    // Without it: ACPI power-off on QEMU's PC machines, then wait.
+    outw(0x604, 0x2000);
+    outw(0xB004, 0x2000);
+    while (true) {
+        cli();
+        asm volatile("hlt");
+    }
+}
+
+
+// ---- Panic ----
+
+namespace {
+// Prints to the console and the log at once.
+struct panic_printer : printer {
+    void putc(unsigned char c, int color) override {
+        outb(0xE9, c);
+        int pos = console_cursor();
+        if (pos >= CONSOLE_ROWS * CONSOLE_COLUMNS) {
+            pos = (CONSOLE_ROWS - 1) * CONSOLE_COLUMNS;
+        }
+        if (c == '\n') {
+            pos += CONSOLE_COLUMNS - pos % CONSOLE_COLUMNS;
+        } else {
+            console[pos++] = c | color;
+        }
+        console_cursor_slot = pos;
+    }
+};
+
+void panic_printf(const char* format, ...) {
+    panic_printer pp;
+    va_list ap;
+    va_start(ap, format);
+    printer_vprintf(&pp, 0xC000 | 0x0F00, format, ap);
+    va_end(ap);
+}
+
+// Walks the frame-pointer chain on the kernel stack (the kernel is built
+// with -fno-omit-frame-pointer) and prints each return address.
+void backtrace(uint64_t rbp, uint64_t rip) {
+    panic_printf("backtrace: 0x%lx", rip);
+    for (int depth = 0; depth != 12; ++depth) {
+        if (rbp < KERNEL_STACK_TOP - 0x4000 || rbp >= KERNEL_STACK_TOP || (rbp & 7)) {
+            break;
+        }
+        auto frame = reinterpret_cast<const uint64_t*>(rbp);
+        if (frame[1] == 0) {
+            break;
+        }
+        panic_printf(" 0x%lx", frame[1]);
+        rbp = frame[0];
+    }
+    panic_printf("\n(look the addresses up in obj/kernel.asm or obj/kernel.sym)\n");
+}
+
+[[noreturn]] void panic_finish(const regstate* regs, const char* format, va_list ap) {
+    cli();
+    static bool panicking = false;
+    if (panicking) {
+        poweroff(POWEROFF_PANIC);   // a panic while panicking: just stop
+    }
+    panicking = true;
+    // Start on a fresh row so the message is readable.
+    int pos = console_cursor();
+    if (pos % CONSOLE_COLUMNS != 0) {
+        console_cursor_slot = min(pos + CONSOLE_COLUMNS - pos % CONSOLE_COLUMNS,
+                                  CONSOLE_ROWS * CONSOLE_COLUMNS);
+    }
+    char msg[160];
+    vsnprintf(msg, sizeof(msg), format, ap);
+    panic_printf("PANIC: %s\n", msg);
+    if (regs) {
+        panic_printf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n"
+                     "rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n"
+                     "r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n"
+                     "r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n"
+                     "rip %016lx cs %lx rflags %lx error %lx cr2 %lx\n",
+                     regs->reg_rax, regs->reg_rbx, regs->reg_rcx, regs->reg_rdx,
+                     regs->reg_rsi, regs->reg_rdi, regs->reg_rbp, regs->reg_rsp,
+                     regs->reg_r8, regs->reg_r9, regs->reg_r10, regs->reg_r11,
+                     regs->reg_r12, regs->reg_r13, regs->reg_r14, regs->reg_r15,
+                     regs->reg_rip, regs->reg_cs, regs->reg_rflags,
+                     regs->reg_errcode, rdcr2());
+        backtrace(regs->reg_rbp, regs->reg_rip);
+    } else {
+        backtrace(read_rbp(), reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+    }
+    panic_stop();
+}
+}
+
+void panic(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    panic_finish(nullptr, format, ap);
+}
+
+void panic_at(const regstate* regs, const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    panic_finish(regs, format, ap);
+}
+
+void assert_fail(const char* file, int line, const char* msg) {
+    panic("%s:%d: assertion '%s' failed", file, line, msg);
+}

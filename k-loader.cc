@@ -1,0 +1,195 @@
+// k-loader.cc: loads a program's ELF image from the disk into a process
+// slot. Programs are position-independent executables linked for slot 1
+// (PROC_START_ADDR); loading one into slot k moves it by
+// (k - 1) * PROC_SLOT_SIZE and applies its R_X86_64_RELATIVE relocations,
+// so any program runs in any slot without being rebuilt.
+#include "kernel.hh"
+#include "elf.h"
+#include "k-ata.hh"
+#include "k-vmiter.hh"
+
+#define PROGRAM_LINK_ADDR   PROC_START_ADDR
+#define PROGRAM_MAX_PHDRS   16
+
+static program_dir_entry directory[PROGRAM_DIR_ENTRIES];
+static bool directory_ok;
+
+static bool directory_read() {
+    if (!directory_ok) {
+        directory_ok = disk_read(PROGRAM_DIR_SECTOR, directory, PROGRAM_DIR_SECTORS) == 0
+            && strcmp(directory[0].name, PROGRAM_DIR_MAGIC) == 0
+            && directory[0].sector < PROGRAM_DIR_ENTRIES;
+        if (!directory_ok) {
+            log_printf("loader: no program directory at disk sector %d\n", PROGRAM_DIR_SECTOR);
+        }
+    }
+    return directory_ok;
+}
+
+static const program_dir_entry* program_find(const char* name) {
+    if (!directory_read()) {
+        return nullptr;
+    }
+    for (uint32_t i = 1; i <= directory[0].sector; ++i) {
+        directory[i].name[sizeof(directory[i].name) - 1] = '\0';
+        if (strcmp(directory[i].name, name) == 0) {
+            return &directory[i];
+        }
+    }
+    return nullptr;
+}
+
+void program_list(char* buf, size_t size) {
+    size_t n = 0;
+    buf[0] = '\0';
+    if (directory_read()) {
+        for (uint32_t i = 1; i <= directory[0].sector && n < size; ++i) {
+            n += snprintf(buf + n, size - n, "%s%s", i > 1 ? " " : "", directory[i].name);
+        }
+    }
+}
+
+// Copies `size` bytes at byte `offset` of program `e`'s image to `dst`.
+static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, size_t size) {
+    static uint8_t buf[8 * SECTORSIZE];
+    if (offset > e->size || size > e->size - offset) {
+        return false;
+    }
+    auto out = static_cast<uint8_t*>(dst);
+    while (size != 0) {
+        size_t skip = offset % SECTORSIZE;
+        size_t chunk = min(size, sizeof(buf) - skip);
+        size_t nsectors = (skip + chunk + SECTORSIZE - 1) / SECTORSIZE;
+        if (disk_read(e->sector + offset / SECTORSIZE, buf, nsectors) < 0) {
+            return false;
+        }
+        memcpy(out, buf + skip, chunk);
+        out += chunk;
+        offset += chunk;
+        size -= chunk;
+    }
+    return true;
+}
+
+// Maps [va, va + size) user-accessible in `pt` (writable if `write`).
+static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, bool write) {
+    for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
+        vmiter it(pt, a);
+        uint64_t perm = PTE_P | PTE_U | (write || it.writable() ? PTE_W : 0);
+        if (it.map(a, perm) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Applies the image's relocations. Every one must be R_X86_64_RELATIVE
+// ("add the load offset") and must land inside [lo, hi).
+static const char* relocate(uintptr_t dynamic, uintptr_t delta, uintptr_t lo, uintptr_t hi) {
+    uintptr_t rela = 0, relasz = 0, relaent = sizeof(elf_rela);
+    for (auto d = reinterpret_cast<elf_dyn*>(dynamic);
+         reinterpret_cast<uintptr_t>(d + 1) <= hi && d->d_tag != DT_NULL; ++d) {
+        if (d->d_tag == DT_RELA) {
+            rela = d->d_val + delta;
+        } else if (d->d_tag == DT_RELASZ) {
+            relasz = d->d_val;
+        } else if (d->d_tag == DT_RELAENT) {
+            relaent = d->d_val;
+        }
+    }
+    if (relasz == 0) {
+        return nullptr;
+    }
+    if (relaent != sizeof(elf_rela) || rela < lo || rela > hi || relasz > hi - rela) {
+        return "bad relocation table";
+    }
+    for (auto r = reinterpret_cast<elf_rela*>(rela); relasz >= sizeof(elf_rela);
+         ++r, relasz -= sizeof(elf_rela)) {
+        uint32_t type = r->r_info & 0xFFFFFFFF;
+        uintptr_t target = r->r_offset + delta;
+        if (type == R_X86_64_NONE) {
+            continue;
+        } else if (type != R_X86_64_RELATIVE) {
+            return "unsupported relocation type (build programs with -fpie -static-pie)";
+        } else if (target < lo || target > hi - 8) {
+            return "relocation outside the program";
+        }
+        *reinterpret_cast<uint64_t*>(target) = r->r_addend + delta;
+    }
+    return nullptr;
+}
+
+static int load_error(proc* p, const char* name, const char* why) {
+    log_printf("loader: cannot load program '%s' as pid %d: %s\n", name, p->pid, why);
+    console_printf(CS_RED "cannot load '%s' as pid %d: %s\n", name, p->pid, why);
+    return -1;
+}
+
+int program_load(proc* p, const char* name) {
+    const program_dir_entry* e = program_find(name);
+    if (!e) {
+        char known[200];
+        program_list(known, sizeof(known));
+        log_printf("loader: no program '%s' in this disk image; programs: %s\n", name, known);
+        console_printf(CS_RED "no program '%s' in this disk image\n", name);
+        return -1;
+    }
+    elf_header eh;
+    if (!image_read(e, 0, &eh, sizeof(eh)) || eh.e_magic != ELF_MAGIC
+        || (eh.e_type != ET_DYN && eh.e_type != ET_EXEC) || eh.e_machine != EM_X86_64
+        || eh.e_phentsize != sizeof(elf_program) || eh.e_phnum > PROGRAM_MAX_PHDRS) {
+        return load_error(p, name, "not an x86-64 ELF executable");
+    }
+    elf_program ph[PROGRAM_MAX_PHDRS];
+    if (!image_read(e, eh.e_phoff, ph, eh.e_phnum * sizeof(elf_program))) {
+        return load_error(p, name, "truncated program headers");
+    }
+
+    uintptr_t slot = proc_slot_start(p->pid);
+    uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
+    uintptr_t delta = slot - PROGRAM_LINK_ADDR;
+    uintptr_t dynamic = 0;
+    for (int i = 0; i != eh.e_phnum; ++i) {
+        if (ph[i].p_type == ELF_PTYPE_DYNAMIC) {
+            dynamic = ph[i].p_va + delta;
+        }
+        if (ph[i].p_type != ELF_PTYPE_LOAD) {
+            continue;
+        }
+        uintptr_t va = ph[i].p_va + delta;
+        if (ph[i].p_va < PROGRAM_LINK_ADDR || ph[i].p_memsz > PROC_SLOT_SIZE
+            || va + ph[i].p_memsz > stack_page || ph[i].p_filesz > ph[i].p_memsz) {
+            return load_error(p, name, "segment does not fit in a process slot below its stack");
+        }
+        if (!map_user(p->pagetable, va, ph[i].p_memsz, ph[i].p_flags & ELF_PFLAG_WRITE)) {
+            return load_error(p, name, "out of page-table pages");
+        }
+        auto dst = reinterpret_cast<uint8_t*>(va);
+        if (!image_read(e, ph[i].p_offset, dst, ph[i].p_filesz)) {
+            return load_error(p, name, "segment past the end of the image");
+        }
+        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+    }
+    if (dynamic) {
+        if (dynamic < slot || dynamic >= stack_page) {
+            return load_error(p, name, "dynamic section outside the program");
+        }
+        if (const char* why = relocate(dynamic, delta, slot, stack_page)) {
+            return load_error(p, name, why);
+        }
+    }
+    uintptr_t entry = eh.e_entry + delta;
+    if (entry < slot || entry >= stack_page) {
+        return load_error(p, name, "entry point outside the program");
+    }
+
+    // The stack is the slot's top page. The process starts as if called:
+    // %rsp points at a zero return address, which also ends backtraces.
+    if (!map_user(p->pagetable, stack_page, PAGESIZE, true)) {
+        return load_error(p, name, "out of page-table pages");
+    }
+    memset(reinterpret_cast<void*>(stack_page), 0, PAGESIZE);
+    p->regs.reg_rip = entry;
+    p->regs.reg_rsp = proc_slot_end(p->pid) - 8;
+    return 0;
+}

@@ -1,0 +1,397 @@
+// kernel.cc: the WeensyOS kernel's policy, in the order things happen:
+// start the machine, load processes, handle exceptions and interrupts,
+// handle system calls, schedule, run. Hardware plumbing lives in
+// k-hardware.cc, page tables in k-memory.cc, program loading in k-loader.cc.
+#include "kernel.hh"
+#include "k-vmiter.hh"
+
+proc ptable[NPROC];             // ptable[pid] for pid 1..MAX_PROCS
+proc* current;                  // the process running (or last run)
+uint64_t ticks;                 // timer interrupts since boot
+boot_options bootopt;
+
+[[noreturn]] void schedule();
+[[noreturn]] void run(proc* p);
+[[noreturn]] static void finish(int status);
+static void processes_start(const char* procs);
+
+
+// ---- 1. Start ----
+// The boot loader (boot.cc) jumps to kernel_entry (k-exception.S), which
+// sets up the kernel stack and calls this.
+
+void kernel_start() {
+    hardware_init();            // segments, interrupts, syscall MSRs
+    console_clear();
+    kernel_pagetable_init();    // identity map; kernel pages not PTE_U
+    integrity_record();         // fingerprint kernel text for the summary
+    read_boot_options(bootopt);
+    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s\n", bootopt.procs, bootopt.hz,
+               bootopt.headless ? " headless" : "");
+    processes_start(bootopt.procs);
+    timer_init(bootopt.hz);     // from now on, HZ interrupts a second
+    schedule();
+}
+
+
+// ---- 2. Processes ----
+
+// (Re)starts process `p` from its program: a fresh page table, a fresh
+// copy of the program, registers as if process_main were just called with
+// (arg, life). Returns false if it could not be loaded.
+static bool process_load(proc* p) {
+    p->pagetable = proc_pagetable_create();
+    if (!p->pagetable) {
+        log_printf("proc %d: out of page-table pages\n", p->pid);
+        return false;
+    }
+    memset(&p->regs, 0, sizeof(p->regs));
+    if (program_load(p, p->name) < 0) {
+        proc_pagetable_free(p->pagetable);
+        p->pagetable = nullptr;
+        return false;
+    }
+    // CPL 3 code and data segments; interrupts on; IOPL 0, so `cli`, `in`
+    // and `out` fault.
+    p->regs.reg_cs = SEGSEL_APP_CODE | 3;
+    p->regs.reg_ss = SEGSEL_APP_DATA | 3;
+    p->regs.reg_rflags = FL_IF;
+    p->regs.reg_rdi = p->arg;
+    p->regs.reg_rsi = p->lives;
+    ++p->lives;
+    p->reason[0] = '\0';
+    p->state = P_RUNNABLE;
+    return true;
+}
+
+// Loads the programs named in `procs` ("alice eve", or "name:arg ...")
+// as pids 1, 2, ...
+static void processes_start(const char* procs) {
+    int pid = 1;
+    for (const char* s = procs; *s; ) {
+        while (*s == ' ') {
+            ++s;
+        }
+        size_t len = 0;
+        while (s[len] && s[len] != ' ' && s[len] != ':') {
+            ++len;
+        }
+        if (len == 0) {
+            break;
+        }
+        if (pid > MAX_PROCS) {
+            log_printf("PROCS: more than %d programs; ignoring \"%s\"\n", MAX_PROCS, s);
+            console_printf(CS_RED "PROCS: at most %d programs\n", MAX_PROCS);
+            break;
+        }
+        proc* p = &ptable[pid];
+        p->pid = pid;
+        memcpy(p->name, s, min(len, sizeof(p->name) - 1));
+        s += len;
+        if (*s == ':') {
+            p->arg = strtoul(s + 1, &s, 0);
+        }
+        while (*s && *s != ' ') {
+            ++s;
+        }
+        if (process_load(p)) {
+            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, proc_slot_start(pid));
+        }
+        ++pid;
+    }
+}
+
+// Ends process `p`, giving back its page table.
+static void process_free(proc* p, procstate_t state) {
+    p->state = state;
+    proc_pagetable_free(p->pagetable);
+    p->pagetable = nullptr;
+}
+
+// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
+// process is started again from its program, up to N times.
+static void process_kill(proc* p, const char* reason) {
+    log_printf("proc %d killed: %s\n", p->pid, reason);
+    console_printf(CS_RED "proc %d killed: %s\n", p->pid, reason);
+    process_free(p, P_BROKEN);
+    // Keep the reason printable: it may quote a process's message.
+    size_t i = 0;
+    for (; reason[i] && i != sizeof(p->reason) - 1; ++i) {
+        bool plain = reason[i] >= ' ' && reason[i] < 0x7F && reason[i] != '"';
+        p->reason[i] = plain ? reason[i] : '?';
+    }
+    p->reason[i] = '\0';
+    if (p->lives <= bootopt.respawn) {
+        char saved[PROC_REASON_SIZE];
+        memcpy(saved, p->reason, sizeof(saved));
+        if (!process_load(p)) {
+            p->state = P_BROKEN;
+            memcpy(p->reason, saved, sizeof(saved));
+        }
+    }
+}
+
+
+// ---- 3. Exceptions and interrupts ----
+// k-exception.S saved every register and calls exception(). For a process,
+// regs == &current->regs.
+
+static const char* const exception_names[32] = {
+    "divide error", "debug exception", "non-maskable interrupt", "breakpoint",
+    "overflow", "bound range exceeded", "invalid opcode", "device not available",
+    "double fault", "coprocessor segment overrun", "invalid TSS",
+    "segment not present", "stack-segment fault", "general protection fault",
+    "page fault", "exception 15", "x87 floating-point error", "alignment check",
+    "machine check", "SIMD floating-point error", "virtualization exception",
+    "control protection exception", "exception 22", "exception 23",
+    "exception 24", "exception 25", "exception 26", "exception 27",
+    "exception 28", "exception 29", "exception 30", "exception 31"
+};
+
+// Describes the fault in `regs`: its name, and what the processor said.
+static void describe_fault(const regstate* regs, char* buf, size_t size) {
+    const char* name = exception_names[regs->reg_intno & 31];
+    uint64_t err = regs->reg_errcode;
+    if (regs->reg_intno == INT_PF) {
+        const char* access = err & PFERR_FETCH ? "instruction fetch from"
+            : (err & PFERR_WRITE ? "write to" : "read from");
+        snprintf(buf, size, "page fault: %s 0x%lx (%s), rip=0x%lx", access, rdcr2(),
+                 err & PFERR_PRESENT ? "protection violation" : "page not present",
+                 regs->reg_rip);
+    } else if (err != 0 && (err & 2)) {
+        // The error code names an IDT entry: an `int $N` at a closed gate.
+        snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
+                 name, err >> 3, err >> 3, regs->reg_rip);
+    } else if (err != 0) {
+        snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~7UL, regs->reg_rip);
+    } else {
+        snprintf(buf, size, "%s, rip=0x%lx", name, regs->reg_rip);
+    }
+}
+
+// Work done on every timer tick, whoever was running.
+static void timer_tick() {
+    ++ticks;
+    lapic_eoi();
+    console_show_cursor();
+    int key = keyboard_poll();
+    if (key == 'q' || key == 3 /* Control-C */) {
+        log_printf("quit requested from the keyboard\n");
+        poweroff(POWEROFF_NORMAL);
+    }
+    if (bootopt.headless && ticks >= bootopt.ticks) {
+        finish(POWEROFF_NORMAL);
+    }
+}
+
+void exception(regstate* regs) {
+    bool from_process = (regs->reg_cs & 3) == 3;
+    uint64_t intno = regs->reg_intno;
+
+    if (intno == INT_TIMER) {
+        if (from_process) {
+            ++current->ticks;
+        }
+        timer_tick();
+        if (from_process) {
+            schedule();         // preempt: the next process gets the CPU
+        }
+        return;                 // the idle loop was interrupted
+    }
+    if (intno >= INT_IRQ || intno == INT_NMI) {
+        // Spurious interrupts from the local APIC or the masked 8259s:
+        // nothing to do.
+        if (from_process) {
+            run(current);
+        }
+        return;
+    }
+
+    char why[PROC_REASON_SIZE];
+    describe_fault(regs, why, sizeof(why));
+    if (!from_process) {
+        // A fault in the kernel is a kernel bug.
+        panic_at(regs, "kernel %s", why);
+    }
+    // A fault in a process kills that process only.
+    process_kill(current, why);
+    schedule();
+}
+
+
+// ---- 4. System calls ----
+// Called from syscall_entry with regs == &current->regs. Arguments come in
+// %rdi, %rsi, %rdx, %r10, %r8, %r9 and are the process's to choose: every
+// one is checked before use. Returning a value resumes the process with
+// that value in %rax; calls that switch processes do not return.
+
+static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
+    // The kernel may write anywhere; the process may not. Write only if the
+    // process itself could write every byte.
+    if (!user_range_ok(p->pagetable, buf, sizeof(SYSNAME), true)) {
+        return -1;
+    }
+    memcpy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
+    return 0;
+}
+
+static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
+    // Only a page-aligned address in the caller's own slot: never kernel
+    // memory (below PROC_START_ADDR), never another process's.
+    if (addr % PAGESIZE != 0 || addr < PROC_START_ADDR
+        || addr < proc_slot_start(p->pid) || addr >= proc_slot_end(p->pid)) {
+        return -1;
+    }
+    vmiter it(p->pagetable, addr);
+    if (it.user()) {
+        return 0;               // already the caller's: leave its contents
+    }
+    memset(reinterpret_cast<void*>(addr), 0, PAGESIZE);
+    return it.map(addr, PTE_PWU) < 0 ? -1 : 0;
+}
+
+[[noreturn]] static void syscall_panic(proc* p, uintptr_t msg) {
+    // Copy the message a byte at a time, checking each byte is the
+    // process's to read; stop at NUL or after 100 characters.
+    char text[101];
+    size_t n = 0;
+    while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)
+           && reinterpret_cast<const char*>(msg)[n] != '\0') {
+        text[n] = reinterpret_cast<const char*>(msg)[n];
+        ++n;
+    }
+    text[n] = '\0';
+    char why[PROC_REASON_SIZE];
+    if (n == 0 && !user_range_ok(p->pagetable, msg, 1, false)) {
+        snprintf(why, sizeof(why), "sys_panic (message at 0x%lx not readable)", msg);
+    } else {
+        snprintf(why, sizeof(why), "sys_panic: %s", text);
+    }
+    process_kill(p, why);
+    schedule();
+}
+
+uint64_t syscall(regstate* regs) {
+    proc* p = current;
+    ++p->syscalls;
+    switch (regs->reg_rax) {    // all 64 bits: 0x1'00000001 is not getpid
+    case SYSCALL_GETPID:
+        return p->pid;
+    case SYSCALL_YIELD:
+        regs->reg_rax = 0;
+        schedule();
+    case SYSCALL_PANIC:
+        syscall_panic(p, regs->reg_rdi);
+    case SYSCALL_GETSYSNAME:
+        return syscall_getsysname(p, regs->reg_rdi);
+    case SYSCALL_PAGE_ALLOC:
+        return syscall_page_alloc(p, regs->reg_rdi);
+    case SYSCALL_EXIT:
+        log_printf("proc %d exited\n", p->pid);
+        process_free(p, P_EXITED);
+        schedule();
+    default:
+        return -1;
+    }
+}
+
+
+// ---- 5. Scheduling ----
+
+// Runs the next runnable process after `current`, round robin. With none
+// runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
+void schedule() {
+    int pid = current ? current->pid : 0;
+    for (int n = 0; n != MAX_PROCS; ++n) {
+        pid = pid % MAX_PROCS + 1;
+        if (ptable[pid].state == P_RUNNABLE) {
+            run(&ptable[pid]);
+        }
+    }
+    if (bootopt.headless) {
+        log_printf("no runnable processes\n");
+        finish(POWEROFF_NORMAL);
+    }
+    console_printf(CS_WHITE "No process can run. Press q to quit.\n");
+    while (true) {
+        asm volatile("sti; hlt; cli" : : : "memory");
+    }
+}
+
+
+// ---- 6. Running a process ----
+
+// Returns to process `p` with the registers it had at its last kernel
+// entry. Never returns.
+void run(proc* p) {
+    assert(p->state == P_RUNNABLE);
+    if (p != current) {
+        current = p;
+        set_kernel_stack_for(p);    // its next entry saves into p->regs
+    }
+    // Whatever %rflags held, the process gets IOPL 0 and interrupts on.
+    p->regs.reg_rflags = (p->regs.reg_rflags & FL_USER_MASK) | FL_IF;
+    if (p->regs.reg_intno == INT_SYSCALL) {
+        return_to_process_sysret(p);
+    }
+    return_to_process_iret(p);
+}
+
+
+// ---- Headless runs: the summary, then power off ----
+
+static const char* const state_names[] = {"free", "runnable", "exited", "broken"};
+
+static void print_summary() {
+    log_printf("summary: ticks=%lu\n", ticks);
+    for (int pid = 1; pid != NPROC; ++pid) {
+        proc& p = ptable[pid];
+        if (p.state == P_FREE) {
+            continue;
+        }
+        log_printf("proc %d %s %s ticks=%lu syscalls=%lu", pid, p.name,
+                   state_names[p.state], p.ticks, p.syscalls);
+        if (p.state == P_BROKEN) {
+            log_printf(" reason=\"%s\"", p.reason);
+        }
+        log_printf("\n");
+    }
+    char integrity[160];
+    integrity_report(integrity, sizeof(integrity));
+    log_printf("kernel %s\n", integrity);
+    log_printf("console:\n");
+    for (int row = 0; row != CONSOLE_ROWS; ++row) {
+        char line[CONSOLE_COLUMNS + 1];
+        int len = 0;
+        for (int col = 0; col != CONSOLE_COLUMNS; ++col) {
+            char c = console[row * CONSOLE_COLUMNS + col] & 0xFF;
+            line[col] = c >= ' ' && c < 0x7F ? c : (c == 0 ? ' ' : '?');
+            if (line[col] != ' ') {
+                len = col + 1;
+            }
+        }
+        line[len] = '\0';
+        log_printf("%s\n", line);
+    }
+    log_printf("end-summary\n");
+}
+
+static void finish(int status) {
+    print_summary();
+    poweroff(status);
+}
+
+// After a panic message: a headless run reports and stops; otherwise the
+// message stays on screen until someone presses q.
+void panic_stop() {
+    if (bootopt.headless) {
+        finish(POWEROFF_PANIC);
+    }
+    console_printf(CS_WHITE "Press q to quit.\n");
+    while (true) {
+        int key = keyboard_poll();
+        if (key == 'q' || key == 3) {
+            poweroff(POWEROFF_PANIC);
+        }
+    }
+}

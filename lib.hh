@@ -1,0 +1,112 @@
+// lib.hh: what the kernel and processes share: the memory layout, the
+// system call numbers, string functions, printf, and the CGA console.
+#ifndef WEENSYOS_LIB_HH
+#define WEENSYOS_LIB_HH
+#include "types.h"
+
+// ---- Memory layout (physical = virtual everywhere) ----
+#define KERNEL_START_ADDR   0x40000UL   // kernel code and data start here
+#define KERNEL_STACK_TOP    0x80000UL   // kernel stack grows down from here
+#define CONSOLE_ADDR        0xB8000UL   // CGA text screen
+#define PROC_START_ADDR     0x100000UL  // process slot 1
+#define PROC_SLOT_SIZE      0x40000UL   // bytes per process slot
+#define MAX_PROCS           4           // process slots (pids 1..4)
+#define MEMSIZE_PHYSICAL    0x200000UL  // 2 MB of physical memory
+
+// Process `pid` owns [proc_slot_start(pid), proc_slot_start(pid) + PROC_SLOT_SIZE).
+constexpr uintptr_t proc_slot_start(int pid) {
+    return PROC_START_ADDR + (uintptr_t) (pid - 1) * PROC_SLOT_SIZE;
+}
+constexpr uintptr_t proc_slot_end(int pid) {
+    return proc_slot_start(pid) + PROC_SLOT_SIZE;
+}
+
+// ---- System call numbers (the contract's ABI) ----
+#define SYSCALL_GETPID      1
+#define SYSCALL_YIELD       2
+#define SYSCALL_PANIC       3
+#define SYSCALL_GETSYSNAME  4
+#define SYSCALL_PAGE_ALLOC  5
+#define SYSCALL_EXIT        6
+
+// The name sys_getsysname writes, NUL included.
+#define SYSNAME "WeensyOS"
+
+// ---- Strings and memory ----
+extern "C" {
+void* memcpy(void* dst, const void* src, size_t n);
+void* memmove(void* dst, const void* src, size_t n);
+void* memset(void* s, int c, size_t n);
+int memcmp(const void* a, const void* b, size_t n);
+size_t strlen(const char* s);
+size_t strnlen(const char* s, size_t maxlen);
+int strcmp(const char* a, const char* b);
+int strncmp(const char* a, const char* b, size_t n);
+char* strchr(const char* s, int c);
+}
+unsigned long strtoul(const char* s, const char** end, int base);
+
+template <typename T> constexpr T min(T a, T b) { return a < b ? a : b; }
+template <typename T> constexpr T max(T a, T b) { return a < b ? b : a; }
+template <typename T> constexpr T round_down(T x, uint64_t m) { return x - x % m; }
+template <typename T> constexpr T round_up(T x, uint64_t m) { return round_down(x + m - 1, m); }
+#define arraysize(a) (sizeof(a) / sizeof((a)[0]))
+
+// Pseudo-random numbers (xorshift64*): deterministic from a seed.
+void rand_seed(uint64_t seed);
+uint64_t rand64();
+int rand(int min, int max);     // uniform in [min, max]
+
+// ---- printf ----
+// A printer receives characters one at a time with a CGA colour attribute.
+struct printer {
+    virtual void putc(unsigned char c, int color) = 0;
+};
+void printer_vprintf(printer* p, int color, const char* format, va_list ap);
+int snprintf(char* buf, size_t size, const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
+int vsnprintf(char* buf, size_t size, const char* format, va_list ap);
+
+// ---- The CGA console: 80x25 cells of (attribute << 8 | character) ----
+#define CONSOLE_COLUMNS     80
+#define CONSOLE_ROWS        25
+#define console ((volatile uint16_t*) CONSOLE_ADDR)
+// The cursor position lives in the console page just past the visible
+// screen, so that the kernel and every process print at the same place.
+// Any process may write it: whoever reads it clamps it.
+#define console_cursor_slot (*(volatile int*) (CONSOLE_ADDR + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS))
+int console_cursor();
+
+// Colour escapes for console_printf format strings (ANSI SGR codes, which
+// also read correctly in a terminal), and the CGA attributes they select.
+#define CS_NORMAL       "\x1b[0m"
+#define CS_BLACK        "\x1b[30m"
+#define CS_DARKRED      "\x1b[31m"
+#define CS_DARKGREEN    "\x1b[32m"
+#define CS_BROWN        "\x1b[33m"
+#define CS_DARKBLUE     "\x1b[34m"
+#define CS_DARKMAGENTA  "\x1b[35m"
+#define CS_DARKCYAN     "\x1b[36m"
+#define CS_GRAY         "\x1b[37m"
+#define CS_DARKGRAY     "\x1b[90m"
+#define CS_RED          "\x1b[91m"
+#define CS_GREEN        "\x1b[92m"
+#define CS_YELLOW       "\x1b[93m"
+#define CS_BLUE         "\x1b[94m"
+#define CS_MAGENTA      "\x1b[95m"
+#define CS_CYAN         "\x1b[96m"
+#define CS_WHITE        "\x1b[97m"
+#define COLOR_NORMAL    0x0700  // light gray on black
+
+void console_printf(int color, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
+void console_printf(const char* format, ...)
+    __attribute__((format(printf, 1, 2)));
+void console_vprintf(int color, const char* format, va_list ap);
+void console_clear();
+
+// ---- Assertions: a failed one panics (in a process: sys_panic) ----
+[[noreturn]] void assert_fail(const char* file, int line, const char* msg);
+#define assert(x) \
+    do { if (!(x)) assert_fail(__FILE__, __LINE__, #x); } while (0)
+#endif

@@ -1,0 +1,68 @@
+// u-lib.hh: the process library: system call wrappers and what a program
+// needs besides lib.hh. A program defines `void process_main()`.
+#ifndef WEENSYOS_U_LIB_HH
+#define WEENSYOS_U_LIB_HH
+#include "lib.hh"
+
+// The program's own code, called when the process starts. Returning from
+// it exits the process.
+void process_main();
+
+// PROCS="name:ARG" hands the process ARG (0 if none); `process_life`
+// counts its restarts under RESPAWN (0 the first time).
+extern uint64_t process_arg;
+extern uint64_t process_life;
+
+// ---- System calls ----
+// The ABI: number in %rax, arguments in %rdi, %rsi, %rdx, %r10, %r8, %r9,
+// result in %rax. The `syscall` instruction itself overwrites %rcx (return
+// address) and %r11 (flags); the kernel may change the argument registers.
+// %rsp, %rbx, %rbp and %r12-%r15 keep their values.
+
+inline uint64_t make_syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0,
+                             uint64_t a2 = 0) {
+    register uint64_t rax asm("rax") = number;
+    register uint64_t rdi asm("rdi") = a0;
+    register uint64_t rsi asm("rsi") = a1;
+    register uint64_t rdx asm("rdx") = a2;
+    asm volatile("syscall"
+                 : "+r" (rax), "+r" (rdi), "+r" (rsi), "+r" (rdx)
+                 :
+                 : "rcx", "r8", "r9", "r10", "r11", "memory", "cc");
+    return rax;
+}
+
+// Returns the caller's process ID (1..4).
+inline int sys_getpid() {
+    return make_syscall(SYSCALL_GETPID);
+}
+
+// Gives the CPU to the next runnable process.
+inline void sys_yield() {
+    make_syscall(SYSCALL_YIELD);
+}
+
+// Ends the calling process with message `msg` (the machine goes on).
+[[noreturn]] inline void sys_panic(const char* msg) {
+    make_syscall(SYSCALL_PANIC, reinterpret_cast<uintptr_t>(msg));
+    __builtin_unreachable();
+}
+
+// Writes the system's name (SYSNAME, NUL included) to `buf`. Returns 0, or
+// -1 if the caller may not write all of it.
+inline int sys_getsysname(char* buf) {
+    return make_syscall(SYSCALL_GETSYSNAME, reinterpret_cast<uintptr_t>(buf));
+}
+
+// Maps a fresh zeroed page at `addr`, which must be page-aligned and in the
+// caller's own slot. Returns 0, or -1.
+inline int sys_page_alloc(void* addr) {
+    return make_syscall(SYSCALL_PAGE_ALLOC, reinterpret_cast<uintptr_t>(addr));
+}
+
+// Ends the calling process.
+[[noreturn]] inline void sys_exit() {
+    make_syscall(SYSCALL_EXIT);
+    __builtin_unreachable();
+}
+#endif
