@@ -210,6 +210,9 @@ static void cpu_init() {
     // too: processes get no floating-point state the kernel would have to
     // save on every switch.
     wrcr0((rdcr0() | CR0_WP | CR0_EM | CR0_NE) & ~(CR0_TS | CR0_MP | CR0_AM));
+    // EFER.NXE: page-fault error codes then say whether the access was an
+    // instruction fetch (PFERR_FETCH).
+    wrmsr(MSR_IA32_EFER, rdmsr(MSR_IA32_EFER) | EFER_NXE);
 }
 
 void hardware_init() {

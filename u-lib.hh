@@ -3,6 +3,7 @@
 #ifndef WEENSYOS_U_LIB_HH
 #define WEENSYOS_U_LIB_HH
 #include "lib.hh"
+#include "x86-64.h"
 
 // The program's own code, called when the process starts. Returning from
 // it exits the process.

@@ -1,0 +1,187 @@
+"""weensy.py: the WeensyOS test framework.
+
+A test is a function registered with @test("what it checks"). It receives a
+`T`, boots scenarios with t.boot(...), and states what must hold with
+t.check(...). t.boot() runs `run-qemu headless` (the engine behind
+`make run-headless`) and parses the summary the kernel prints; it also checks
+on every boot that the exit status is the expected one and that the kernel's
+integrity line reads `kernel text=ok pagetables=ok`.
+
+Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORES = os.cpu_count() or 1
+qemu_slots = threading.BoundedSemaphore(CORES)
+
+TESTS = []
+
+
+def test(name):
+    """Registers a test function under a sentence that says what it checks."""
+    def register(fn):
+        TESTS.append((name, fn))
+        return fn
+    return register
+
+
+class TestFailure(Exception):
+    pass
+
+
+class Proc:
+    """One `proc <pid> <name> <state> ticks=N syscalls=N [reason="..."]` line."""
+    LINE = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) '
+                      r'syscalls=(\d+)(?: reason="([^"]*)")?$')
+
+    def __init__(self, m):
+        self.pid = int(m.group(1))
+        self.name = m.group(2)
+        self.state = m.group(3)
+        self.ticks = int(m.group(4))
+        self.syscalls = int(m.group(5))
+        self.reason = m.group(6)
+
+    def __repr__(self):
+        return (f'proc {self.pid} {self.name} {self.state} ticks={self.ticks} '
+                f'syscalls={self.syscalls} reason={self.reason!r}')
+
+
+class Boot:
+    """The outcome of one headless boot: exit status, log, parsed summary."""
+
+    def __init__(self, args, status, output, stderr, seconds):
+        self.args = args
+        self.status = status
+        self.output = output
+        self.stderr = stderr
+        self.seconds = seconds
+        self.lines = output.splitlines()
+        self.ticks = None
+        self.procs = {}
+        self.integrity = None
+        self.console = []
+        self._parse_summary()
+
+    def _parse_summary(self):
+        try:
+            start = max(i for i, l in enumerate(self.lines) if l.startswith('summary: ticks='))
+        except ValueError:
+            return
+        self.ticks = int(self.lines[start].split('=')[1])
+        i = start + 1
+        while i < len(self.lines) and self.lines[i].startswith('proc '):
+            m = Proc.LINE.match(self.lines[i])
+            if m:
+                p = Proc(m)
+                self.procs[p.pid] = p
+            i += 1
+        if i < len(self.lines) and self.lines[i].startswith('kernel '):
+            self.integrity = self.lines[i][len('kernel '):]
+            i += 1
+        if i < len(self.lines) and self.lines[i] == 'console:':
+            end = self.lines.index('end-summary', i) if 'end-summary' in self.lines[i:] else len(self.lines)
+            self.console = self.lines[i + 1:end]
+
+    def proc(self, pid):
+        return self.procs.get(pid)
+
+    @property
+    def log(self):
+        """The kernel's log: everything before the summary."""
+        return '\n'.join(l for l in self.lines if not l.startswith('summary:'))
+
+    def killed(self, pid=None):
+        """Reasons of every `proc N killed: ...` log line (for pid, if given)."""
+        out = []
+        for l in self.lines:
+            m = re.match(r'^proc (\d+) killed: (.*)$', l)
+            if m and (pid is None or int(m.group(1)) == pid):
+                out.append(m.group(2))
+        return out
+
+    def console_numbers(self, who):
+        """The N of every "Hi, I'm <who>! #N" line on the final screen."""
+        pat = re.compile(r"Hi, I'm " + re.escape(who) + r"! #(\d+)")
+        return [int(m.group(1)) for l in self.console for m in pat.finditer(l)]
+
+    def describe(self, tail=40):
+        shown = self.lines[-tail:]
+        return (f'  boot: {" ".join(self.args)}  (exit {self.status}, {self.seconds:.1f}s)\n'
+                + (f'  stderr: {self.stderr.strip()}\n' if self.stderr.strip() else '')
+                + '\n'.join('  | ' + l for l in shown))
+
+
+def boot(procs='alice eve', ticks=50, hz=None, respawn=None, timeout=30,
+         qemuextra=None, env_extra=None):
+    """Boots headless with these settings and returns a Boot."""
+    env = dict(os.environ)
+    env.update(PROCS=procs, TICKS=str(ticks), TIMEOUT=str(timeout))
+    if hz is not None:
+        env['HZ'] = str(hz)
+    if respawn is not None:
+        env['RESPAWN'] = str(respawn)
+    env['QEMUEXTRA'] = qemuextra or ''
+    if env_extra:
+        env.update(env_extra)
+    args = [f'PROCS="{procs}"', f'TICKS={ticks}'] + \
+        ([f'HZ={hz}'] if hz else []) + ([f'RESPAWN={respawn}'] if respawn is not None else []) + \
+        ([f'QEMUEXTRA="{qemuextra}"'] if qemuextra else [])
+    with qemu_slots:
+        t0 = time.monotonic()
+        r = subprocess.run([os.path.join(ROOT, 'run-qemu'), 'headless'], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           errors='replace', timeout=timeout + 30)
+        seconds = time.monotonic() - t0
+    return Boot(args, r.returncode, r.stdout, r.stderr, seconds)
+
+
+class T:
+    """What a test function receives."""
+
+    def __init__(self, name):
+        self.name = name
+        self.boots = []
+
+    def fail(self, message):
+        detail = '\n'.join(b.describe() for b in self.boots[-1:])
+        raise TestFailure(message + ('\n' + detail if detail else ''))
+
+    def check(self, condition, message):
+        if not condition:
+            self.fail(message)
+
+    def boot(self, procs='alice eve', ticks=50, status=0, **kw):
+        """Boots, and checks the exit status (None: any) and the kernel's
+        integrity line."""
+        b = boot(procs, ticks, **kw)
+        self.boots.append(b)
+        if status is not None:
+            self.check(b.status == status,
+                       f'expected exit status {status}, got {b.status}')
+        if b.status in (0, 1):
+            self.check(b.integrity == 'text=ok pagetables=ok',
+                       f'kernel integrity line is {b.integrity!r}, not "text=ok pagetables=ok"')
+        return b
+
+    def proc(self, b, pid, name=None, state=None):
+        """Returns process `pid` of boot `b`, checking its name and state."""
+        p = b.proc(pid)
+        self.check(p is not None, f'no summary line for proc {pid}')
+        if name is not None:
+            self.check(p.name == name, f'proc {pid} is {p.name}, expected {name}')
+        if state is not None:
+            self.check(p.state == state,
+                       f'proc {pid} ({p.name}) is {p.state}, expected {state}'
+                       + (f' (reason: {p.reason})' if p.reason else ''))
+        return p
+
+    def run(self, cmd, timeout=120, **kw):
+        """Runs a host command in the repository; returns CompletedProcess."""
+        return subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              errors='replace', timeout=timeout, **kw)
