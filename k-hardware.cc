@@ -431,7 +431,7 @@ void panic_printf(const char* format, ...) {
 void backtrace(uint64_t rbp, uint64_t rip) {
     panic_printf("backtrace: 0x%lx", rip);
     for (int depth = 0; depth != 12; ++depth) {
-        if (rbp < KERNEL_STACK_TOP - 0x4000 || rbp >= KERNEL_STACK_TOP || (rbp & 7)) {
+        if (rbp < KERNEL_STACK_TOP - KERNEL_STACK_SIZE || rbp >= KERNEL_STACK_TOP || (rbp & 7)) {
             break;
         }
         auto frame = reinterpret_cast<const uint64_t*>(rbp);

@@ -180,3 +180,46 @@ void integrity_report(char* buf, size_t size) {
     }
     snprintf(buf, size, "text=%s pagetables=%s", text, pt);
 }
+
+
+// ---- The physical memory map ('m' in the OS window) ----
+// One character per 4096-byte page: '.' free, 'R' reserved (the hole
+// between 640 KB and 1 MB), 'C' the console, 'K' the kernel, and the digit
+// of the process whose page table grants it that page.
+
+static char page_owner(uintptr_t pa) {
+    if (pa == CONSOLE_ADDR) {
+        return 'C';
+    } else if (pa >= 0xA0000 && pa < PROC_START_ADDR) {
+        return 'R';
+    } else if ((pa >= KERNEL_START_ADDR && pa < reinterpret_cast<uintptr_t>(kernel_end))
+               || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
+        return 'K';
+    } else if (pa >= PROC_START_ADDR && pa < MEMSIZE_PHYSICAL) {
+        int pid = (pa - PROC_START_ADDR) / PROC_SLOT_SIZE + 1;
+        x86_64_pagetable* pt = ptable[pid].pagetable;
+        if (pt && vmiter(pt, pa).user()) {
+            return '0' + pid;
+        }
+    }
+    return '.';
+}
+
+void memshow(bool on_console) {
+    const int per_row = 64;
+    if (on_console) {
+        console_printf(CS_WHITE "physical memory, one character per page:\n");
+    }
+    log_printf("physical memory, one character per page:\n");
+    for (uintptr_t row = 0; row != MEMSIZE_PHYSICAL; row += per_row * PAGESIZE) {
+        char line[per_row + 1];
+        for (int i = 0; i != per_row; ++i) {
+            line[i] = page_owner(row + i * PAGESIZE);
+        }
+        line[per_row] = '\0';
+        if (on_console) {
+            console_printf(CS_WHITE "0x%06lx %s\n", row, line);
+        }
+        log_printf("0x%06lx %s\n", row, line);
+    }
+}

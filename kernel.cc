@@ -178,6 +178,8 @@ static void timer_tick() {
     if (key == 'q' || key == 3 /* Control-C */) {
         log_printf("quit requested from the keyboard\n");
         poweroff(POWEROFF_NORMAL);
+    } else if (key == 'm') {
+        memshow(true);
     }
     if (bootopt.headless && ticks >= bootopt.ticks) {
         finish(POWEROFF_NORMAL);
@@ -377,6 +379,7 @@ static void print_summary() {
 }
 
 static void finish(int status) {
+    memshow(false);
     print_summary();
     poweroff(status);
 }

@@ -132,5 +132,6 @@ void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
 bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write);
 void integrity_record();
+void memshow(bool on_console);          // prints the physical memory map to the log
 void integrity_report(char* buf, size_t size);
 #endif
