@@ -426,11 +426,23 @@ void panic_printf(const char* format, ...) {
     va_end(ap);
 }
 
+// Prints one backtrace line: the address and the function it is in.
+void backtrace_line(int depth, uint64_t addr) {
+    char name[64];
+    uintptr_t offset;
+    if (kernel_symbol(addr, name, sizeof(name), &offset)) {
+        panic_printf("  #%d 0x%lx %s+%lu\n", depth, addr, name, offset);
+    } else {
+        panic_printf("  #%d 0x%lx\n", depth, addr);
+    }
+}
+
 // Walks the frame-pointer chain on the kernel stack (the kernel is built
-// with -fno-omit-frame-pointer) and prints each return address.
+// with -fno-omit-frame-pointer) and names each return address.
 void backtrace(uint64_t rbp, uint64_t rip) {
-    panic_printf("backtrace: 0x%lx", rip);
-    for (int depth = 0; depth != 12; ++depth) {
+    panic_printf("backtrace:\n");
+    backtrace_line(0, rip);
+    for (int depth = 1; depth != 10; ++depth) {
         if (rbp < KERNEL_STACK_TOP - KERNEL_STACK_SIZE || rbp >= KERNEL_STACK_TOP || (rbp & 7)) {
             break;
         }
@@ -438,10 +450,9 @@ void backtrace(uint64_t rbp, uint64_t rip) {
         if (frame[1] == 0) {
             break;
         }
-        panic_printf(" 0x%lx", frame[1]);
+        backtrace_line(depth, frame[1]);
         rbp = frame[0];
     }
-    panic_printf("\n(look the addresses up in obj/kernel.asm or obj/kernel.sym)\n");
 }
 
 [[noreturn]] void panic_finish(const regstate* regs, const char* format, va_list ap) {
@@ -461,17 +472,20 @@ void backtrace(uint64_t rbp, uint64_t rip) {
     vsnprintf(msg, sizeof(msg), format, ap);
     panic_printf("PANIC: %s\n", msg);
     if (regs) {
-        panic_printf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n"
-                     "rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n"
-                     "r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n"
-                     "r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n"
-                     "rip %016lx cs %lx rflags %lx error %lx cr2 %lx\n",
-                     regs->reg_rax, regs->reg_rbx, regs->reg_rcx, regs->reg_rdx,
-                     regs->reg_rsi, regs->reg_rdi, regs->reg_rbp, regs->reg_rsp,
-                     regs->reg_r8, regs->reg_r9, regs->reg_r10, regs->reg_r11,
-                     regs->reg_r12, regs->reg_r13, regs->reg_r14, regs->reg_r15,
-                     regs->reg_rip, regs->reg_cs, regs->reg_rflags,
-                     regs->reg_errcode, rdcr2());
+        panic_printf("rax %016lx rbx %016lx rcx %016lx\n"
+                     "rdx %016lx rsi %016lx rdi %016lx\n"
+                     "rbp %016lx rsp %016lx r8  %016lx\n"
+                     "r9  %016lx r10 %016lx r11 %016lx\n"
+                     "r12 %016lx r13 %016lx r14 %016lx\n"
+                     "r15 %016lx rip %016lx rflags %lx\n"
+                     "cs %lx error code %lx cr2 %lx\n",
+                     regs->reg_rax, regs->reg_rbx, regs->reg_rcx,
+                     regs->reg_rdx, regs->reg_rsi, regs->reg_rdi,
+                     regs->reg_rbp, regs->reg_rsp, regs->reg_r8,
+                     regs->reg_r9, regs->reg_r10, regs->reg_r11,
+                     regs->reg_r12, regs->reg_r13, regs->reg_r14,
+                     regs->reg_r15, regs->reg_rip, regs->reg_rflags,
+                     regs->reg_cs, regs->reg_errcode, rdcr2());
         backtrace(regs->reg_rbp, regs->reg_rip);
     } else {
         backtrace(read_rbp(), reinterpret_cast<uintptr_t>(__builtin_return_address(0)));

@@ -193,3 +193,116 @@ int program_load(proc* p, const char* name) {
     p->regs.reg_rsp = proc_slot_end(p->pid) - 8;
     return 0;
 }
+
+
+// ---- Kernel symbols, for panic backtraces ----
+// The kernel's ELF image on the disk keeps its symbol table (the build strips
+// only debugging information), so a panic can name the functions in its
+// backtrace without the kernel carrying a copy in memory.
+
+// Reads `size` bytes at byte `offset` of the kernel image on the disk.
+static bool kernel_image_read(uint64_t offset, void* dst, size_t size) {
+    program_dir_entry kernel_image = {};
+    kernel_image.sector = KERNEL_DISK_SECTOR;
+    kernel_image.size = (PROGRAM_DIR_SECTOR - KERNEL_DISK_SECTOR) * SECTORSIZE;
+    return image_read(&kernel_image, offset, dst, size);
+}
+
+// Shortens a C++ symbol to its qualified name: "_ZN6vmiter4findEm" becomes
+// "vmiter::find", "_ZL10timer_tickv" "timer_tick". Other names are kept.
+static void simplify_symbol(const char* sym, char* out, size_t size) {
+    size_t n = 0;
+    const char* s = sym;
+    if (s[0] == '_' && s[1] == 'Z') {
+        s += 2;
+        s += *s == 'L';
+        bool nested = *s == 'N';
+        s += nested;
+        while (*s >= '1' && *s <= '9') {
+            const char* end;
+            size_t len = strtoul(s, &end, 10);
+            if (strnlen(end, len) < len) {
+                break;
+            }
+            if (n != 0 && n + 2 < size) {
+                out[n++] = ':';
+                out[n++] = ':';
+            }
+            for (size_t i = 0; i != len && n + 1 < size; ++i) {
+                out[n++] = end[i];
+            }
+            s = end + len;
+            if (!nested) {
+                break;
+            }
+        }
+    }
+    if (n == 0) {
+        snprintf(out, size, "%s", sym);
+    } else {
+        out[n] = '\0';
+    }
+}
+
+bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset) {
+    struct elf_section {
+        uint32_t sh_name, sh_type;
+        uint64_t sh_flags, sh_addr, sh_offset, sh_size;
+        uint32_t sh_link, sh_info;
+        uint64_t sh_addralign, sh_entsize;
+    };
+    struct elf_symbol {
+        uint32_t st_name;
+        uint8_t st_info, st_other;
+        uint16_t st_shndx;
+        uint64_t st_value, st_size;
+    };
+    const uint32_t sht_symtab = 2;
+    elf_header eh;
+    if (!kernel_image_read(0, &eh, sizeof(eh)) || eh.e_magic != ELF_MAGIC
+        || eh.e_shentsize != sizeof(elf_section)) {
+        return false;
+    }
+    for (unsigned i = 0; i != eh.e_shnum; ++i) {
+        elf_section symtab, strtab;
+        if (!kernel_image_read(eh.e_shoff + i * sizeof(elf_section), &symtab, sizeof(symtab))
+            || symtab.sh_type != sht_symtab
+            || !kernel_image_read(eh.e_shoff + symtab.sh_link * sizeof(elf_section),
+                                  &strtab, sizeof(strtab))) {
+            continue;
+        }
+        // The function containing addr; failing that (assembly labels
+        // have no size), the nearest symbol at or below it.
+        elf_symbol best = {};
+        bool found = false;
+        for (uint64_t off = 0; off + sizeof(elf_symbol) <= symtab.sh_size; off += sizeof(elf_symbol)) {
+            elf_symbol sym;
+            if (!kernel_image_read(symtab.sh_offset + off, &sym, sizeof(sym))) {
+                return false;
+            }
+            unsigned type = sym.st_info & 0xF;     // STT_NOTYPE 0, STT_FUNC 2
+            if ((type != 0 && type != 2) || sym.st_shndx == 0 || sym.st_value > addr) {
+                continue;
+            }
+            if (type == 2 && addr < sym.st_value + sym.st_size) {
+                best = sym;
+                found = true;
+                break;
+            }
+            if (sym.st_size == 0 && (!found || sym.st_value > best.st_value)) {
+                best = sym;
+                found = true;
+            }
+        }
+        if (found) {
+            char raw[80] = "";
+            kernel_image_read(strtab.sh_offset + best.st_name, raw,
+                              min<uint64_t>(sizeof(raw) - 1, strtab.sh_size - best.st_name));
+            raw[sizeof(raw) - 1] = '\0';
+            simplify_symbol(raw, name, size);
+            *offset = addr - best.st_value;
+            return true;
+        }
+    }
+    return false;
+}

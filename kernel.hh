@@ -123,6 +123,9 @@ void log_vprintf(const char* format, va_list ap);
 // error, having printed why.
 int program_load(proc* p, const char* name);
 void program_list(char* buf, size_t size);
+// Names the kernel function containing `addr` (from the kernel's symbol
+// table on the disk). Returns false if none.
+bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 
 // ---- k-memory.cc ----
 x86_64_pagetable* pagetable_alloc();
