@@ -105,6 +105,20 @@ class Boot:
                 out.append(m.group(2))
         return out
 
+    def memory_map(self):
+        """The last physical memory map in the log: {address: character},
+        one entry per 4096-byte page."""
+        pages = {}
+        for l in self.lines:
+            if l.startswith('physical memory, one character per page:'):
+                pages = {}
+            m = re.match(r'^0x([0-9a-f]{6}) (\S+)$', l)
+            if m:
+                base = int(m.group(1), 16)
+                for i, c in enumerate(m.group(2)):
+                    pages[base + i * 4096] = c
+        return pages
+
     def console_numbers(self, who):
         """The N of every "Hi, I'm <who>! #N" line on the final screen."""
         pat = re.compile(r"Hi, I'm " + re.escape(who) + r"! #(\d+)")
