@@ -3,6 +3,7 @@
 # image: the boot sector (signed 0x55 0xAA) in sector 0, the kernel's ELF
 # image from sector 1, and at PROGRAM_DIR_SECTOR (k-ata.hh) a directory of
 # the programs followed by their ELF images. Program p-NAME.elf is "NAME".
+# Written to start few processes: it runs on every rebuild.
 set -euo pipefail
 
 DIR_SECTOR=1024             # PROGRAM_DIR_SECTOR in k-ata.hh
@@ -12,49 +13,64 @@ MAGIC="WeensyOS programs"   # PROGRAM_DIR_MAGIC
 
 image=$1 bootsector=$2 kernel=$3
 shift 3
-
+tmp="$image.$$"
 fail() { echo "mkimage.sh: $*" >&2; rm -f "$tmp"; exit 1; }
-sectors_of() { echo $(( ($(stat -c %s "$1") + 511) / 512 )); }
-# Little-endian 32-bit integer as bytes.
-le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 24 & 255)))"; }
-# A 64-byte directory entry: name[48], sector, size, 8 reserved bytes.
-entry() {
-    printf '%s' "$1"
-    head -c $((48 - ${#1})) /dev/zero
-    le32 "$2"
-    le32 "$3"
-    head -c 8 /dev/zero
-}
 
-tmp=$(mktemp "$image.XXXXXX")
-bootsize=$(stat -c %s "$bootsector")
+# Every file's size, from one stat.
+mapfile -t sizes < <(stat -c %s "$bootsector" "$kernel" "$@")
+bootsize=${sizes[0]} kernelsize=${sizes[1]}
+
 [ "$bootsize" -le 510 ] || fail "boot sector is $bootsize bytes; it must fit in 510"
-[ "$(sectors_of "$kernel")" -lt "$DIR_SECTOR" ] \
+[ $(( (kernelsize + 511) / 512 )) -lt "$DIR_SECTOR" ] \
     || fail "kernel image is larger than $((DIR_SECTOR - 1)) sectors"
 [ $# -lt $((DIR_SECTORS * 512 / DIR_ENTRY)) ] || fail "too many programs for the directory"
 
-# Boot sector and kernel.
-cat "$bootsector" > "$tmp"
-head -c $((510 - bootsize)) /dev/zero >> "$tmp"
-printf '\x55\xAA' >> "$tmp"
-cat "$kernel" >> "$tmp"
-truncate -s $((DIR_SECTOR * 512)) "$tmp"
+# le32 N: appends N as 4 little-endian bytes (printf escapes) to `dir`.
+dir=""
+le32() {
+    local b
+    printf -v b '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) \
+        $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+    dir+=$b
+}
+# entry NAME SECTOR SIZE: a 64-byte directory entry: name[48], sector,
+# size, 8 reserved bytes.
+entry() {
+    local pad
+    printf -v pad '%*s' $((48 - ${#1})) ''
+    dir+="$1${pad// /\\x00}"
+    le32 "$2"
+    le32 "$3"
+    dir+='\x00\x00\x00\x00\x00\x00\x00\x00'
+}
 
-# Directory, then each program on a sector boundary.
+# The directory: each program starts on a sector boundary after it.
+entry "$MAGIC" $# 0
 sector=$((DIR_SECTOR + DIR_SECTORS))
-{
-    entry "$MAGIC" $# 0
-    for p in "$@"; do
-        name=$(basename "$p" .elf)
-        name=${name#p-}
-        [ ${#name} -lt 48 ] || fail "program name too long: $name"
-        entry "$name" "$sector" "$(stat -c %s "$p")"
-        sector=$((sector + $(sectors_of "$p")))
-    done
-} >> "$tmp"
-truncate -s $(((DIR_SECTOR + DIR_SECTORS) * 512)) "$tmp"
+i=2
 for p in "$@"; do
-    cat "$p" >> "$tmp"
-    truncate -s $(( ($(stat -c %s "$tmp") + 511) / 512 * 512 )) "$tmp"
+    name=${p##*/}
+    name=${name%.elf}
+    name=${name#p-}
+    [ ${#name} -lt 48 ] || fail "program name too long: $name"
+    entry "$name" "$sector" "${sizes[i]}"
+    sector=$((sector + (sizes[i] + 511) / 512))
+    i=$((i + 1))
 done
+
+{
+    cat "$bootsector"
+    head -c $((510 - bootsize)) /dev/zero
+    printf '\x55\xAA'
+    cat "$kernel"
+    head -c $(( (DIR_SECTOR - 1) * 512 - kernelsize )) /dev/zero
+    printf %b "$dir"
+    head -c $(( DIR_SECTORS * 512 - ($# + 1) * DIR_ENTRY )) /dev/zero
+    i=2
+    for p in "$@"; do
+        cat "$p"
+        head -c $(( (512 - sizes[i] % 512) % 512 )) /dev/zero
+        i=$((i + 1))
+    done
+} > "$tmp"
 mv "$tmp" "$image"
