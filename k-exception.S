@@ -11,6 +11,7 @@
 // copy. `syscall` does not switch stacks, so syscall_entry loads rsp0 itself.
 
 #define KERNEL_STACK_TOP    0x80000
+#define SEGSEL_KERN_CODE    0x08
 #define SEGSEL_APP_DATA     0x18
 #define SEGSEL_APP_CODE     0x20
 #define INT_SYSCALL         256
@@ -28,6 +29,7 @@
 // Flags a process keeps (FL_USER_MASK) and the one it always gets (FL_IF).
 #define FL_USER_MASK        0xDD5
 #define FL_IF               0x200
+#define FL_VM               0x20000
 
 // Pushes the 15 general-purpose registers so that %rax lands lowest, in
 // struct regstate order.
@@ -166,11 +168,17 @@ exception_stub_\vector:
 
 // Stack: reg_intno, reg_errcode, then the processor's frame. From CPL 3
 // that is the end of current->regs; from CPL 0, the kernel stack.
+// The kernel runs only with %cs = SEGSEL_KERN_CODE and never in
+// virtual-8086 mode: anything else is a process, even one whose %cs does
+// not say CPL 3 (QEMU's emulator lets a process `iretl` into virtual-8086
+// mode with a %cs of its choosing; real processors do not).
 exception_common:
     SAVE_GPRS
     cld                                     // the process may have set DF
     movq %rsp, %rdi
-    testb $3, REGS_CS(%rsp)
+    cmpq $SEGSEL_KERN_CODE, REGS_CS(%rsp)
+    jne 1f
+    testl $FL_VM, REGS_RFLAGS(%rsp)
     jnz 1f
     // The kernel itself was interrupted (it waits with interrupts on only
     // while idle) or faulted (exception() panics). Stay on this stack.

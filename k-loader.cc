@@ -75,7 +75,10 @@ static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, s
 static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, bool write) {
     for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
         vmiter it(pt, a);
-        uint64_t perm = PTE_P | PTE_U | (write || it.writable() ? PTE_W : 0);
+        // A page an earlier writable segment shares stays writable. (Not
+        // the identity map's kernel-only PTE_W: code would be writable.)
+        bool shared_writable = it.user() && it.writable();
+        uint64_t perm = PTE_P | PTE_U | (write || shared_writable ? PTE_W : 0);
         if (it.map(a, perm) < 0) {
             return false;
         }

@@ -111,16 +111,17 @@ static void process_free(proc* p, procstate_t state) {
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
 // process is started again from its program, up to N times.
 static void process_kill(proc* p, const char* reason) {
-    log_printf("proc %d killed: %s\n", p->pid, reason);
-    console_printf(CS_RED "proc %d killed: %s\n", p->pid, reason);
-    process_free(p, P_BROKEN);
-    // Keep the reason printable: it may quote a process's message.
+    // Keep the reason printable before printing it: it may quote a
+    // process's message, whose newlines would forge log lines.
     size_t i = 0;
     for (; reason[i] && i != sizeof(p->reason) - 1; ++i) {
         bool plain = reason[i] >= ' ' && reason[i] < 0x7F && reason[i] != '"';
         p->reason[i] = plain ? reason[i] : '?';
     }
     p->reason[i] = '\0';
+    log_printf("proc %d killed: %s\n", p->pid, p->reason);
+    console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
+    process_free(p, P_BROKEN);
     if (p->lives <= bootopt.respawn) {
         char saved[PROC_REASON_SIZE];
         memcpy(saved, p->reason, sizeof(saved));
@@ -148,6 +149,37 @@ static const char* const exception_names[32] = {
     "exception 28", "exception 29", "exception 30", "exception 31"
 };
 
+// Whether the kernel was entered from a process. The kernel runs only with
+// %cs = SEGSEL_KERN_CODE and never in virtual-8086 mode; a process's %cs
+// can be anything under QEMU's emulator (see k-exception.S).
+static bool entered_from_process(const regstate* regs) {
+    return regs->reg_cs != SEGSEL_KERN_CODE || (regs->reg_rflags & FL_VM);
+}
+
+// The vector N of the `int $N` that raised fault `regs` at a closed IDT
+// gate. The error code names it in bits 3-15, but QEMU's emulator before
+// version 8.0 puts 2N there in 64-bit mode (QEMU issue 1382), so when the
+// process can read its own instruction, the kernel reads N from it (0xCD N,
+// after any prefixes).
+static uint64_t int_vector(const regstate* regs) {
+    uintptr_t rip = regs->reg_rip;
+    bool user = entered_from_process(regs);
+    for (int n = 0; n != 15 && user && user_range_ok(current->pagetable, rip, 2, false);
+         ++n, ++rip) {
+        uint8_t b = *reinterpret_cast<const uint8_t*>(rip);
+        if (b == 0xCD) {
+            return *reinterpret_cast<const uint8_t*>(rip + 1);
+        }
+        bool prefix = (b >= 0x40 && b <= 0x4F) || b == 0x66 || b == 0x67 || b == 0xF0
+            || b == 0xF2 || b == 0xF3 || b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E
+            || b == 0x64 || b == 0x65;
+        if (!prefix) {
+            break;
+        }
+    }
+    return regs->reg_errcode >> 3;
+}
+
 // Describes the fault in `regs`: its name, and what the processor said.
 static void describe_fault(const regstate* regs, char* buf, size_t size) {
     const char* name = exception_names[regs->reg_intno & 31];
@@ -160,8 +192,9 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
                  regs->reg_rip);
     } else if (err != 0 && (err & 2)) {
         // The error code names an IDT entry: an `int $N` at a closed gate.
+        uint64_t vector = int_vector(regs);
         snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
-                 name, err >> 3, err >> 3, regs->reg_rip);
+                 name, vector, vector, regs->reg_rip);
     } else if (err != 0) {
         snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~7UL, regs->reg_rip);
     } else {
@@ -187,7 +220,7 @@ static void timer_tick() {
 }
 
 void exception(regstate* regs) {
-    bool from_process = (regs->reg_cs & 3) == 3;
+    bool from_process = entered_from_process(regs);
     uint64_t intno = regs->reg_intno;
 
     if (intno == INT_TIMER) {
@@ -303,11 +336,14 @@ uint64_t syscall(regstate* regs) {
 // Runs the next runnable process after `current`, round robin. With none
 // runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
-    int pid = current ? current->pid : 0;
+    proc* const last = &ptable[MAX_PROCS];
+    proc* p = current ? current : last;
     for (int n = 0; n != MAX_PROCS; ++n) {
-        pid = pid % MAX_PROCS + 1;
-        if (ptable[pid].state == P_RUNNABLE) {
-            run(&ptable[pid]);
+        // The next slot, wrapping after the last: a compare, not a `%`,
+        // since every yield runs this loop up to MAX_PROCS times.
+        p = p == last ? &ptable[1] : p + 1;
+        if (p->state == P_RUNNABLE) {
+            run(p);
         }
     }
     if (bootopt.headless) {
@@ -331,8 +367,13 @@ void run(proc* p) {
         current = p;
         set_kernel_stack_for(p);    // its next entry saves into p->regs
     }
-    // Whatever %rflags held, the process gets IOPL 0 and interrupts on.
+    // Whatever %rflags held, the process gets IOPL 0 and interrupts on,
+    // and whatever segments it reached (see k-exception.S), it resumes in
+    // 64-bit mode at CPL 3: `iretq` to anything else would fault in the
+    // kernel.
     p->regs.reg_rflags = (p->regs.reg_rflags & FL_USER_MASK) | FL_IF;
+    p->regs.reg_cs = SEGSEL_APP_CODE | 3;
+    p->regs.reg_ss = SEGSEL_APP_DATA | 3;
     if (p->regs.reg_intno == INT_SYSCALL) {
         return_to_process_sysret(p);
     }

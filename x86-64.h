@@ -58,6 +58,7 @@ inline bool is_canonical(uint64_t va) {
 #define FL_IOPL_MASK 0x00003000UL  // I/O privilege level
 #define FL_NT   0x00004000UL    // nested task
 #define FL_RF   0x00010000UL    // resume
+#define FL_VM   0x00020000UL    // virtual-8086 mode
 #define FL_AC   0x00040000UL    // alignment check
 #define FL_ID   0x00200000UL    // CPUID available
 // Flags a process may keep across kernel entry and exit: the arithmetic

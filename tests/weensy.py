@@ -99,7 +99,10 @@ class Boot:
     def killed(self, pid=None):
         """Reasons of every `proc N killed: ...` log line (for pid, if given)."""
         out = []
-        for l in self.lines:
+        # Only the log: the screen rows in the summary repeat the message.
+        log_end = next((i for i, l in enumerate(self.lines) if l.startswith('summary: ticks=')),
+                       len(self.lines))
+        for l in self.lines[:log_end]:
             m = re.match(r'^proc (\d+) killed: (.*)$', l)
             if m and (pid is None or int(m.group(1)) == pid):
                 out.append(m.group(2))

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""soak.py: `make soak`: the system call fuzzer (p-fuzz.cc) for a long run.
+
+Boots one headless QEMU per core, each with two fuzzers taking turns, until
+together they have made SOAK_CALLS system calls (default 10,000,000), and
+checks each boot: no panic, every fuzzer finished with no mismatch, the
+kernel counted at least as many calls, and the integrity line is clean.
+Prints calls per second, then `N passed, N failed`; exit status 0 exactly
+when nothing failed.
+
+    python3 tests/soak.py            SOAK_CALLS=1000000 python3 tests/soak.py
+"""
+import concurrent.futures
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weensy  # noqa: E402
+
+FUZZERS_PER_BOOT = 2
+
+
+def soak_boot(index, calls_each):
+    """Boots FUZZERS_PER_BOOT fuzzers of `calls_each` calls; returns
+    (problems, calls the kernel counted, seconds)."""
+    # The call count is part of each fuzzer's seed: one more per boot keeps
+    # the boots from repeating one another.
+    n = calls_each + index
+    procs = ' '.join([f'fuzz:{n}'] * FUZZERS_PER_BOOT)
+    # A generous wall-clock limit: about 100,000 calls a second or better.
+    timeout = 60 + n * FUZZERS_PER_BOOT // 50000
+    b = weensy.boot(procs, ticks=10 ** 9, timeout=timeout)
+    problems = []
+    if b.status != 0:
+        problems.append(f'exit status {b.status}' + (' (kernel panic)' if b.status == 1 else ''))
+    if b.integrity != 'text=ok pagetables=ok':
+        problems.append(f'integrity line {b.integrity!r}')
+    counted = 0
+    for pid in range(1, FUZZERS_PER_BOOT + 1):
+        p = b.proc(pid)
+        if p is None:
+            problems.append(f'no summary line for fuzzer {pid}')
+            continue
+        counted += p.syscalls
+        if p.state == 'broken':
+            problems.append(f'fuzzer {pid}: {p.reason}')
+        elif p.state != 'exited':
+            problems.append(f'fuzzer {pid} did not finish ({p.syscalls} calls made)')
+        elif p.syscalls < n:
+            problems.append(f'fuzzer {pid}: the kernel counted only {p.syscalls} calls')
+    if problems:
+        problems.append(b.describe(tail=15))
+    return problems, counted, b.seconds, procs
+
+
+def main():
+    total = int(os.environ.get('SOAK_CALLS', 10_000_000))
+    boots = weensy.CORES
+    calls_each = -(-total // (boots * FUZZERS_PER_BOOT))
+    print(f'soak: {total:,} system calls: {boots} boots of {FUZZERS_PER_BOOT} fuzzers, '
+          f'{calls_each:,} calls each', flush=True)
+    start = time.monotonic()
+    passed = failed = calls = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=boots) as pool:
+        futures = [pool.submit(soak_boot, i, calls_each) for i in range(boots)]
+        for fut in concurrent.futures.as_completed(futures):
+            problems, counted, seconds, procs = fut.result()
+            calls += counted
+            rate = counted / seconds if seconds else 0
+            if problems:
+                failed += 1
+                print(f'FAIL  PROCS="{procs}": ' + '\n'.join(problems), flush=True)
+            else:
+                passed += 1
+                print(f'ok    PROCS="{procs}": {counted:,} calls in {seconds:.1f}s '
+                      f'({rate:,.0f} calls/s), 0 mismatches', flush=True)
+    elapsed = time.monotonic() - start
+    print(f'soak: {calls:,} system calls in {elapsed:.1f}s: {calls / elapsed:,.0f} calls/s '
+          f'over {boots} QEMUs')
+    if calls < total:
+        failed += 1
+        print(f'FAIL  only {calls:,} of {total:,} calls were made')
+    print(f'{passed} passed, {failed} failed')
+    return 0 if failed == 0 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Speed guard: a system call stays cheap, counted in guest instructions.
+
+Under `-icount shift=0` the guest's time-stamp counter counts instructions,
+so p-bench's figures are the same on every run and every machine: a limit
+on them fails only when the kernel's path really grew."""
+import re
+
+from weensy import test
+
+# Per round trip, the benchmark's loop included (20% above the figures the
+# entry path was tuned to: 83 and 131).
+GETPID_LIMIT = 120
+YIELD_LIMIT = 360
+
+
+@test("p-bench under -icount: sys_getpid stays within 120 guest instructions per call, sys_yield (nothing else runnable) within 360")
+def _(t):
+    b = t.boot('bench', ticks=100000, timeout=60, qemuextra='-icount shift=0')
+    t.proc(b, 1, 'bench', 'exited')
+    figures = {}
+    for line in b.console:
+        m = re.match(r'^bench (\S+) tsc=([\d.]+) net=([\d.]+) pid=1$', line)
+        if m:
+            figures[m.group(1)] = float(m.group(2))
+    t.check('getpid' in figures and 'yield' in figures,
+            'the benchmark printed no sys_getpid or sys_yield figure')
+    # A figure this small would mean the counter is not counting
+    # instructions (no -icount), or the loop was optimized away.
+    t.check(figures['loop'] >= 1 and figures['getpid'] > 20,
+            f'implausible figures: {figures}')
+    t.check(figures['getpid'] <= GETPID_LIMIT,
+            f'sys_getpid takes {figures["getpid"]:.0f} guest instructions, limit {GETPID_LIMIT}')
+    t.check(figures['yield'] <= YIELD_LIMIT,
+            f'sys_yield takes {figures["yield"]:.0f} guest instructions, limit {YIELD_LIMIT}')

@@ -1,0 +1,340 @@
+"""Isolation: no process can reach another's memory, no system call argument,
+stack pointer or instruction lets a process past the kernel's gates, and no
+stream of random code or random calls can bring the kernel down."""
+import os
+import re
+import socket
+import threading
+import time
+
+import weensy
+from weensy import test, ROOT
+
+SLOT_SIZE = 0x40000
+PAGESIZE = 4096
+SYSNAME_LEN = len('WeensyOS') + 1
+
+
+def slot_start(pid):
+    return 0x100000 + (pid - 1) * SLOT_SIZE
+
+
+def symbol(sym_file, name):
+    """Address of `name` in obj/<sym_file> (programs are linked for slot 1)."""
+    with open(os.path.join(ROOT, 'obj', sym_file)) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == name:
+                return int(parts[0], 16)
+    raise AssertionError(f'no symbol {name} in obj/{sym_file}')
+
+
+def check_alice_counts(t, b, pid, at_least):
+    """Alice (pid) is runnable, her lines count up by one, and she got far.
+    (The screen is read when the run ends, possibly while she is scrolling
+    it: rows already moved up and rows not yet moved then show one line
+    twice, so neighbouring repeats are dropped.)"""
+    t.proc(b, pid, 'alice', 'runnable')
+    a = b.console_numbers('Alice')
+    a = [n for i, n in enumerate(a) if i == 0 or n != a[i - 1]]
+    t.check(a and a == list(range(a[0], a[0] + len(a))),
+            f"Alice's numbers are not consecutive: {a}")
+    t.check(max(a) >= at_least, f'Alice reached only #{max(a)}, expected #{at_least} or more')
+
+
+# ---- Eve and the other process's memory ----
+
+@test("Eve writes into Alice's code and stack, is killed by a page fault at each address, "
+      "and Alice is unharmed")
+def _(t):
+    for eve, alice in ((2, 1), (1, 2)):
+        procs = 'alice eve-clobber' if eve == 2 else 'eve-clobber alice'
+        b = t.boot(procs, ticks=40, respawn=1)
+        code, stack = slot_start(alice), slot_start(alice) + SLOT_SIZE - 8
+        kills = b.killed(eve)
+        t.check(len(kills) == 2, f'expected 2 kills of Eve (code, then stack), got {kills}')
+        for reason, addr in zip(kills, (code, stack)):
+            t.check(reason.startswith(f'page fault: write to 0x{addr:x} (protection violation)'),
+                    f'Eve was not stopped by a page fault at 0x{addr:x}: {reason!r}')
+        t.proc(b, eve, 'eve-clobber', 'broken')
+        t.check(not b.killed(alice), f'Alice was killed: {b.killed(alice)}')
+        check_alice_counts(t, b, alice, 10)
+
+
+# ---- The rogue: every illegal system call ----
+
+ROGUE_LINE = re.compile(r'^rogue: (\w+)\(([^)]*)\)(.*) = (-?\d+) (ok|UNEXPECTED)$')
+ROGUE_COUNT = re.compile(r'^rogue: (\d+) cases, (\d+) unexpected$')
+
+
+def expected_by_rule(name, args, pid=1):
+    """What the contract says a rogue call as `pid` must return, when the
+    arguments alone decide it (None: the rogue's own check decides)."""
+    lo, hi = slot_start(pid), slot_start(pid) + SLOT_SIZE
+    first = args.split(',')[0].strip()
+    addr = int(first, 16) if re.fullmatch(r'0x[0-9a-f]+', first) else None
+    if name == 'getpid':
+        return pid
+    if name == 'yield':
+        return 0
+    if name == 'syscall':
+        return -1
+    if name == 'getsysname' and addr is not None:
+        return None if lo <= addr and addr + SYSNAME_LEN <= hi else -1
+    if name == 'page_alloc' and addr is not None:
+        return 0 if lo <= addr < hi and addr % PAGESIZE == 0 else -1
+    return None
+
+
+@test("A rogue process makes every illegal system call (bad numbers, null, kernel, console, "
+      "other-slot, unmapped, non-canonical, unaligned, boundary-crossing and huge arguments, "
+      "hostile %rsp and flags): each one gets the documented answer and the kernel carries on")
+def _(t):
+    total = 0
+    for group in (1, 2, 3, 4):
+        b = t.boot(f'rogue:{group}', ticks=100)
+        t.proc(b, 1, 'rogue', 'exited')
+        cases = [ROGUE_LINE.match(l) for l in b.console]
+        cases = [m for m in cases if m]
+        counts = [ROGUE_COUNT.match(l) for l in b.console if ROGUE_COUNT.match(l)]
+        t.check(len(counts) == 1, f'group {group}: no "rogue: N cases" line on the screen')
+        n, unexpected = int(counts[0].group(1)), int(counts[0].group(2))
+        t.check(n == len(cases) and n >= 10,
+                f'group {group}: the rogue counted {n} cases, the screen shows {len(cases)}')
+        for m in cases:
+            name, args, result, verdict = m.group(1), m.group(2), int(m.group(4)), m.group(5)
+            t.check(verdict == 'ok', f'group {group}: {m.group(0)}')
+            want = expected_by_rule(name, args)
+            t.check(want is None or result == want,
+                    f'group {group}: {m.group(0)}: the contract says {want}')
+        t.check(unexpected == 0, f'group {group}: {unexpected} unexpected results')
+        total += n
+    t.check(total >= 60, f'only {total} rogue cases ran')
+
+
+@test("sys_panic with null, kernel, other-slot, unmapped, non-canonical, page-cut, overlong, "
+      "console and forged-log-line messages, and sys_exit with garbage, end only the rogue, "
+      "each with the right reason on one log line")
+def _(t):
+    b = t.boot('rogue:5', ticks=200, respawn=20)
+    entry = symbol('kernel.sym', 'syscall_entry')
+    unreadable = [0, 0x40000, entry, slot_start(2), slot_start(1) + 0x30000,
+                  0x800000000000, 0xFFFFFFFFFFFFFFFF]
+    expected = [f'sys_panic (message at 0x{a:x} not readable)' for a in unreadable]
+    expected += ['sys_panic: rogue: cut at the page end', None, 'sys_panic: ' + 'A' * 100,
+                 None, 'sys_panic: rogue: hostile stack']
+    kills = b.killed(1)
+    t.check(len(kills) == len(expected), f'expected {len(expected)} kills, got {len(kills)}')
+    for got, want in zip(kills, expected):
+        t.check(want is None or got == want, f'kill reason {got!r}, expected {want!r}')
+    # The message with newlines stays on its one line: no forged log lines.
+    forged = kills[8]
+    t.check(forged.startswith('sys_panic: rogue') and 'PANIC: forged by rogue' in forged,
+            f'the forged-line message was not reported whole: {forged!r}')
+    log = b.lines[:b.lines.index(next(l for l in b.lines if l.startswith('summary:')))]
+    t.check(not any(l.startswith('PANIC:') or l.startswith('proc 4') for l in log),
+            'a process message forged a line in the kernel log')
+    t.check(kills[10].startswith('sys_panic: '), f'console message: {kills[10]!r}')
+    t.proc(b, 1, 'rogue', 'exited')
+    t.check('proc 1 exited' in b.lines, 'no "proc 1 exited" log line after sys_exit')
+
+
+# ---- Privileged instructions and software interrupts ----
+
+PRIV_INSNS = ['hlt', 'cli', 'sti', 'lgdt', 'lidt', 'ltr', 'mov-cr0', 'mov-cr3', 'mov-cr4',
+              'wrmsr', 'rdmsr', 'in', 'out', 'invlpg', 'wbinvd', 'swapgs', 'sysretq',
+              'iretq-cpl0']
+
+
+@test("Each privileged instruction (hlt, cli, sti, lgdt, lidt, ltr, mov to cr0/cr3/cr4, "
+      "wrmsr, rdmsr, in, out, invlpg, wbinvd, swapgs, sysretq, iretq to CPL 0) executed by a "
+      "process raises a general protection fault at exactly that instruction")
+def _(t):
+    for i in range(0, len(PRIV_INSNS), 4):
+        names = PRIV_INSNS[i:i + 4]
+        b = t.boot(' '.join('priv-' + n for n in names), ticks=50)
+        for pid, name in enumerate(names, 1):
+            t.proc(b, pid, 'priv-' + name, 'broken')
+            at = symbol(f'p-priv-{name}.sym', 'priv_' + name.replace('-', '_'))
+            at += slot_start(pid) - slot_start(1)
+            kills = b.killed(pid)
+            t.check(len(kills) == 1 and kills[0].startswith('general protection fault')
+                    and kills[0].endswith(f'rip=0x{at:x}'),
+                    f'{name}: expected a general protection fault at 0x{at:x}, got {kills}')
+
+
+@test("int $N for all 256 vectors: every N but 3 is a general protection fault naming "
+      "IDT vector N, int $3 a breakpoint, so no process can fake an exception or interrupt")
+def _(t):
+    b = t.boot('intn:0 intn:64 intn:128 intn:192', ticks=500, respawn=63)
+    stubs = symbol('p-intn.sym', 'intn_stubs')
+    for pid in range(1, 5):
+        t.proc(b, pid, 'intn', 'broken')
+        kills = b.killed(pid)
+        t.check(len(kills) == 64, f'pid {pid}: {len(kills)} kills, expected 64')
+        for life, reason in enumerate(kills):
+            n = (pid - 1) * 64 + life
+            at = stubs + slot_start(pid) - slot_start(1) + 8 * n
+            if n == 3:
+                want = f'breakpoint, rip=0x{at + 2:x}'
+            else:
+                want = (f'general protection fault (int ${n}: IDT vector {n} is not open to '
+                        f'processes), rip=0x{at:x}')
+            t.check(reason == want, f'int ${n}: {reason!r}, expected {want!r}')
+
+
+@test("Eve iretl's into virtual-8086 mode (QEMU's emulator lets her) with a %cs that says "
+      "CPL 0, 1 or the kernel's own selector: the kernel still knows she is a process and "
+      "kills her instead of panicking")
+def _(t):
+    b = t.boot('alice eve-vm86:0x3258 eve-vm86:0x8 eve-vm86:0x3259', ticks=40)
+    for pid in (2, 3, 4):
+        t.proc(b, pid, 'eve-vm86', 'broken')
+        kills = b.killed(pid)
+        t.check(len(kills) == 1 and re.match(r'(page|general protection) fault', kills[0]),
+                f'pid {pid}: expected one page or protection fault, got {kills}')
+    check_alice_counts(t, b, 1, 10)
+
+
+# ---- Random code and random calls ----
+
+KILL_REASON = re.compile(
+    r'^(page fault: (read from|write to|instruction fetch from) 0x[0-9a-f]+ '
+    r'\((protection violation|page not present)\)'
+    r'|[a-z0-9 -]+( \((int \$\d+: IDT vector \d+ is not open to processes|selector 0x[0-9a-f]+)\))?'
+    r'|sys_panic.*), rip=0x[0-9a-f]+$|^sys_panic')
+
+
+@test("Random bytes run as code (crashme) again and again beside Alice: every death is "
+      "reported with a fault the kernel names, the kernel never panics, and Alice runs")
+def _(t):
+    for procs, respawn in (('alice crashme:1 crashme:2 crashme:3', 200),
+                           ('crashme:4 crashme:5 crashme:6 crashme:7', 300)):
+        b = t.boot(procs, ticks=150, respawn=respawn)
+        names = procs.split()
+        for pid, name in enumerate(names, 1):
+            if name == 'alice':
+                p = t.proc(b, pid, 'alice', 'runnable')
+                t.check(p.syscalls >= 20, f'Alice made only {p.syscalls} system calls')
+                t.check(not b.killed(pid), 'Alice was killed')
+                continue
+            kills = b.killed(pid)
+            t.check(1 <= len(kills) <= respawn + 1, f'pid {pid}: {len(kills)} deaths')
+            for reason in kills:
+                t.check(KILL_REASON.match(reason), f'pid {pid}: unexplained death: {reason!r}')
+            # Each restart shows "crashme ARG.LIFE": life L began after L deaths.
+            lives = [int(m.group(1)) for l in b.console
+                     for m in re.finditer(rf'crashme {name[8:]}\.(\d+):', l)]
+            last = max(lives, default=0)
+            t.check(last <= len(kills),
+                    f'pid {pid} reached life {last} after only {len(kills)} reported deaths')
+            if b.proc(pid).state == 'broken':
+                t.check(len(kills) == respawn + 1, f'pid {pid} broken after {len(kills)} deaths')
+        t.check(not any(l.startswith('PANIC') for l in b.lines), 'the kernel panicked')
+
+
+@test("A fuzzer makes 100,000 random system calls with random registers, %rsp and flags "
+      "beside Alice: every answer it can predict is right, callee-saved registers survive, "
+      "and Alice keeps counting")
+def _(t):
+    b = t.boot('alice fuzz:100000', ticks=300)
+    # The fuzzer exits after its calls if every answer was right, and ends
+    # with sys_panic naming the first wrong one otherwise.
+    fuzz = t.proc(b, 2, 'fuzz')
+    t.check(fuzz.state != 'broken', f'the fuzzer found mismatches: {fuzz.reason}')
+    t.check(fuzz.state == 'exited', f'the fuzzer did not finish its calls ({fuzz.syscalls} made)')
+    t.check(fuzz.syscalls >= 100000, f'the kernel counted only {fuzz.syscalls} calls')
+    check_alice_counts(t, b, 1, 5)
+
+
+# ---- The integrity line ----
+
+class Gdb:
+    """Just enough of the GDB remote protocol to read and write memory."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b''
+
+    def reply(self):
+        while True:
+            m = re.search(rb'\$([^#]*)#[0-9a-fA-F]{2}', self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                self.sock.sendall(b'+')
+                return m.group(1).decode()
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError('QEMU closed the GDB connection')
+            self.buf += chunk
+
+    def ask(self, data):
+        """Sends a packet; returns its reply, skipping stop notices (T..)
+        that QEMU may send on its own when it stops the machine."""
+        body = data.encode()
+        self.sock.sendall(b'$' + body + b'#' + f'{sum(body) % 256:02x}'.encode())
+        while True:
+            r = self.reply()
+            if data == '?' or not r.startswith('T'):
+                return r
+
+    def read64(self, addr):
+        return int.from_bytes(bytes.fromhex(self.ask(f'm{addr:x},8')), 'little')
+
+    def run_a_little(self, seconds):
+        """Lets the stopped machine run for a moment, then stops it again."""
+        self.sock.sendall(b'$c#63')
+        time.sleep(seconds)
+        self.sock.sendall(b'\x03')
+        while not self.reply().startswith(('T', 'S')):
+            pass
+
+
+@test("The integrity line is computed, not printed: when a debugger changes a byte of kernel "
+      "code and marks a kernel page user-accessible during a run, the summary says so")
+def _(t):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(b=weensy.boot(
+        'alice', ticks=60, qemuextra=f'-gdb tcp:127.0.0.1:{port}')))
+    runner.start()
+    sock = None
+    for _ in range(200):
+        try:
+            sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+            break
+        except OSError:
+            time.sleep(0.02)
+    t.check(sock is not None, 'could not reach QEMU\'s GDB stub')
+    with sock:
+        gdb = Gdb(sock)
+        gdb.ask('?')                                # QEMU stops the machine for us
+        # Wait until the kernel has fingerprinted itself (before that, the
+        # boot loader would overwrite any change).
+        fingerprint = symbol('kernel.sym', 'text_checksum_at_boot')
+        for _ in range(100):
+            if gdb.read64(fingerprint) != 0:
+                break
+            gdb.run_a_little(0.05)
+        t.check(gdb.read64(fingerprint) != 0, 'the kernel never recorded its fingerprint')
+        # One byte of kernel_start, which never runs again.
+        start = symbol('kernel.sym', 'kernel_start')
+        old = int(gdb.ask(f'm{start:x},1'), 16)
+        t.check(gdb.ask(f'M{start:x},1:{old ^ 0xFF:02x}') == 'OK', 'memory write failed')
+        # PTE_U on the kernel's own mapping of 0x40000: walk its 4 levels.
+        table = gdb.read64(symbol('kernel.sym', 'kernel_pagetable'))
+        for index in (0, 0, 0):
+            table = gdb.read64(table + 8 * index) & ~0xFFF & ((1 << 52) - 1)
+        pte_at = table + 8 * (0x40000 >> 12)
+        pte = gdb.read64(pte_at)
+        t.check(gdb.ask(f'M{pte_at:x},8:{(pte | 4).to_bytes(8, "little").hex()}') == 'OK',
+                'page-table write failed')
+        gdb.ask('D')                                # detach: the machine runs on
+    runner.join()
+    b = result['b']
+    t.boots.append(b)
+    t.check(b.status == 0, f'exit status {b.status}')
+    t.check(b.integrity == 'text=CHANGED pagetables=BAD(kernel table: user page 0x40000)',
+            f'integrity line: {b.integrity!r}')

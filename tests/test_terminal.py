@@ -1,0 +1,187 @@
+"""Interactive runs: `make run-console` draws the screen in a real terminal
+and quits on `q`; `make run-gdb`'s setup lets GDB stop in the kernel and in
+a process, with symbols for both."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import weensy
+from weensy import ROOT, test
+
+
+def descendants(pid):
+    """Pids of every living descendant of process `pid`."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running(pid):
+    """Whether process `pid` exists and has not ended (a zombie has)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def group_members(pgid):
+    """Pids of living processes in process group `pgid`."""
+    members = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+                if fields[0] != 'Z' and int(fields[2]) == pgid:
+                    members.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return members
+
+
+class Tmux:
+    """A tmux server of our own (its own socket), so a user's tmux is never
+    touched. A pane stays after its command ends, so the session can still
+    be read (and is ended by close())."""
+
+    def __init__(self, t):
+        self.t = t
+        self.socket = f'weensy-test-{os.getpid()}'
+        self.confdir = tempfile.mkdtemp(prefix='weensy-tmux-')
+        self.conf = os.path.join(self.confdir, 'tmux.conf')
+        with open(self.conf, 'w') as f:
+            f.write('set-option -g remain-on-exit on\n')
+
+    def __call__(self, *args):
+        r = subprocess.run(['tmux', '-L', self.socket, '-f', self.conf, *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
+                           timeout=10, env=dict(os.environ, TERM=os.environ.get('TERM', 'xterm')))
+        self.t.check(r.returncode == 0, f'tmux {" ".join(args)} failed: {r.stdout.strip()}')
+        return r.stdout
+
+    def pane(self, fmt):
+        return self('display-message', '-p', '-t', 'weensy', fmt).strip()
+
+    def close(self):
+        subprocess.run(['tmux', '-L', self.socket, 'kill-server'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.confdir, ignore_errors=True)
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@test("make run-console draws Alice's lines in an 80x25 terminal and quits on the key q")
+def _(t):
+    t.check(shutil.which('tmux'), 'tmux is missing: install it (Debian/Ubuntu: sudo apt-get install tmux)')
+    tmux = Tmux(t)
+    shell = None
+    started = []
+    try:
+        with weensy.qemu_slots:
+            # The pane's shell writes make's exit status to a file when it ends.
+            status_file = os.path.join(tmux.confdir, 'status')
+            tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
+                 f"make run-console PROCS='alice eve'; echo $? > {status_file}")
+            shell = int(tmux.pane('#{pane_pid}'))
+            started.append(shell)
+            screen = ''
+
+            def alice_shown():
+                nonlocal screen
+                screen = tmux('capture-pane', '-p', '-t', 'weensy')
+                started.extend(p for p in descendants(shell) if p not in started)
+                return "Hi, I'm Alice!" in screen
+            t.check(wait_for(alice_shown, 20),
+                    "Alice's line did not appear within 20 s; the terminal shows:\n" + screen)
+            tmux('send-keys', '-t', 'weensy', 'q')
+
+            def status():
+                try:
+                    with open(status_file) as f:
+                        return f.read().strip()
+                except OSError:
+                    return ''
+            t.check(wait_for(status, 5), 'make run-console still runs 5 s after the key q')
+            t.check(status() == '0', f'make run-console exited with status {status()} after q')
+
+            def alive():
+                return [p for p in started if running(p)]
+            t.check(wait_for(lambda: not alive(), 5),
+                    f'processes of the run are still alive 5 s after q: {alive()}')
+    finally:
+        # Whatever the pane's command started and is still running goes first.
+        for pid in descendants(shell) if shell else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        tmux.close()
+
+
+@test("run-qemu gdb: GDB stops at the kernel's syscall and at Alice's process_main, and bt names them")
+def _(t):
+    t.check(shutil.which('gdb'), 'gdb is missing: install it (Debian/Ubuntu: sudo apt-get install gdb)')
+    port = 20000 + os.getpid() % 10000
+    # Eve is pid 1, so the first system call is hers and Alice (pid 2, in
+    # slot 2) has yet to start when the breakpoint on process_main is set.
+    env = dict(os.environ, PROCS='eve alice', GDBPORT=str(port), QEMUEXTRA='')
+    commands = ['break syscall', 'continue', 'bt', 'print current->pid',
+                'break process_main', 'continue', 'bt', 'info symbol $pc']
+    argv = [os.path.join(ROOT, 'run-qemu'), 'gdb', '-batch']
+    for c in commands:
+        argv += ['-ex', c]
+    with weensy.qemu_slots:
+        q = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
+                             start_new_session=True)
+        try:
+            out, _ = q.communicate(timeout=30)
+            leftover = group_members(q.pid)
+        except subprocess.TimeoutExpired:
+            leftover = group_members(q.pid)
+            out = 'GDB did not finish within 30 s'
+        finally:
+            # QEMU runs in the same process group: nothing may outlive the test.
+            try:
+                os.killpg(q.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if leftover:
+            out += '\n' + q.communicate()[0]
+    shown = '\n'.join('  | ' + l for l in out.splitlines()[-40:])
+
+    def has(text, why):
+        t.check(text in out, f'{why}: no {text!r} in the GDB session:\n{shown}')
+    has('Breakpoint 2, syscall (', "the breakpoint on the kernel's syscall was not hit")
+    has('#0  syscall (', 'bt does not start in syscall')
+    has(' in syscall_entry ()', 'bt does not show syscall_entry calling syscall')
+    has('$1 = 1', 'current->pid at the first system call is not 1 (Eve)')
+    has('process_main () at p-alice.cc', "the breakpoint on Alice's process_main was not hit")
+    has(' in process_start (', 'bt does not show process_start calling process_main')
+    t.check(re.search(r'process_main\(\) in section \.text of \S*obj/p-alice\.full', out),
+            f"info symbol does not place $pc in Alice's process_main:\n{shown}")
+    t.check(not leftover, f'QEMU or GDB were still running after the session ended: {leftover}')
