@@ -41,6 +41,10 @@ def run_one(name, fn):
 
 
 def main():
+    # Under `make check`, make's own settings would leak into the makes the
+    # tests run (for example "make[2]: Entering directory" lines).
+    for var in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MAKE_TERMOUT', 'MAKE_TERMERR'):
+        os.environ.pop(var, None)
     words = sys.argv[1:]
     tests = [(n, f) for n, f in load_tests() if not words or any(w in n for w in words)]
     if not tests:
