@@ -25,6 +25,7 @@ static_assert(FL_USER_MASK == 0xDD5);
 static uint64_t gdt[7];                 // null, 4 segments, 16-byte TSS
 extern "C" { x86_64_taskstate kernel_tss; }
 static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 
 static void segments_init() {
     const uint64_t code = X86SEG_P | X86SEG_S | X86SEG_EXECUTE | X86SEG_READABLE | X86SEG_L;
@@ -36,10 +37,13 @@ static void segments_init() {
 
     // The TSS: the kernel stack for interrupts from CPL 3 is set per
     // process (set_kernel_stack_for); a double fault gets a stack of its
-    // own (IST 1), so that even a kernel stack overflow reports cleanly.
+    // own (IST 1), so that even a kernel stack overflow reports cleanly, and
+    // so does the watchdog's NMI (IST 2), which can arrive at any
+    // instruction, even in syscall_entry before it has a stack.
     memset(&kernel_tss, 0, sizeof(kernel_tss));
     kernel_tss.rsp[0] = KERNEL_STACK_TOP;
     kernel_tss.ist[0] = reinterpret_cast<uintptr_t>(double_fault_stack + sizeof(double_fault_stack));
+    kernel_tss.ist[1] = reinterpret_cast<uintptr_t>(nmi_stack + sizeof(nmi_stack));
     kernel_tss.iomap_base = sizeof(kernel_tss);     // no I/O bitmap: all ports denied
     uint64_t base = reinterpret_cast<uintptr_t>(&kernel_tss);
     uint64_t limit = sizeof(kernel_tss) - 1;
@@ -89,7 +93,7 @@ static void idt_init() {
     // pretending to be hardware. The one exception is `int3`, which
     // debuggers place in code: it may be used from CPL 3.
     for (int v = 0; v != 256; ++v) {
-        set_gate(v, v == INT_BP ? 3 : 0, v == INT_DF ? 1 : 0);
+        set_gate(v, v == INT_BP ? 3 : 0, v == INT_DF ? 1 : (v == INT_NMI ? 2 : 0));
     }
     x86_64_pseudodescriptor idtr = {sizeof(idt) - 1, reinterpret_cast<uintptr_t>(idt)};
     asm volatile("lidt %0" : : "m" (idtr));
@@ -198,6 +202,42 @@ void timer_init(unsigned hz) {
 
 uintptr_t lapic_page() {
     return lapic_base;
+}
+
+
+// ---- Watchdog: the PIT's ticks as non-maskable interrupts ----
+// A process can never turn interrupts off on a real processor, but QEMU's
+// emulator lets a 32-bit `iretl` at CPL 3 enter virtual-8086 mode with
+// IOPL 3, where `cli; jmp .` would keep the CPU forever: the timer is a
+// maskable interrupt. So the PIT (channel 0) also ticks WATCHDOG_HZ times a
+// second, routed through the I/O APIC as an NMI, which `cli` cannot stop;
+// exception() kills a process it finds with interrupts off.
+#define IOAPIC_ADDR         0xFEC00000UL
+#define IOAPIC_REGSEL       0x00
+#define IOAPIC_WINDOW       0x10
+#define IOAPIC_REDIRECTION(pin) (0x10 + 2 * (pin))
+#define IOAPIC_DELIVER_NMI  0x400       // delivery mode NMI, edge, unmasked
+#define IOAPIC_PIT_PIN      2           // ISA IRQ 0 (QEMU, most PCs: ACPI override)
+#define LAPIC_ID            0x020
+#define WATCHDOG_HZ         20
+
+uintptr_t ioapic_page() {
+    return IOAPIC_ADDR;
+}
+
+static void ioapic_write(unsigned reg, uint32_t value) {
+    *reinterpret_cast<volatile uint32_t*>(IOAPIC_ADDR + IOAPIC_REGSEL) = reg;
+    *reinterpret_cast<volatile uint32_t*>(IOAPIC_ADDR + IOAPIC_WINDOW) = value;
+}
+
+void watchdog_init() {
+    const unsigned count = PIT_HZ / WATCHDOG_HZ;
+    outb(0x43, 0x34);                   // channel 0, lobyte/hibyte, mode 2 (rate)
+    outb(0x40, count & 0xFF);
+    outb(0x40, count >> 8);
+    uint32_t apic_id = lapic_reg(LAPIC_ID) >> 24;
+    ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN) + 1, apic_id << 24);
+    ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN), IOAPIC_DELIVER_NMI);
 }
 
 

@@ -10,9 +10,9 @@ x86_64_pagetable* kernel_pagetable;
 // ---- Page-table pages ----
 // Page tables live in this pool inside the kernel's own memory, which no
 // process page table marks user-accessible. Each table of the identity map
-// takes four pages (one per level); the kernel's takes three more for the
-// local APIC's page near 4 GB.
-#define PAGETABLE_POOL_PAGES (4 * MAX_PROCS + 8)
+// takes four pages (one per level); the kernel's takes four more for the
+// APICs' pages near 4 GB.
+#define PAGETABLE_POOL_PAGES (4 * MAX_PROCS + 10)
 static x86_64_pagetable pagetable_pool[PAGETABLE_POOL_PAGES];
 static bool pagetable_used[PAGETABLE_POOL_PAGES];
 
@@ -58,9 +58,12 @@ void kernel_pagetable_init() {
             panic("out of page-table pages building the kernel page table");
         }
     }
-    // The local APIC's registers: kernel only, uncached.
-    if (vmiter(kernel_pagetable, lapic_page()).map(lapic_page(), PTE_P | PTE_W | PTE_PCD) < 0) {
-        panic("out of page-table pages mapping the local APIC");
+    // The local and I/O APICs' registers: kernel only, uncached.
+    const uintptr_t apics[] = {lapic_page(), ioapic_page()};
+    for (uintptr_t pa : apics) {
+        if (vmiter(kernel_pagetable, pa).map(pa, PTE_P | PTE_W | PTE_PCD) < 0) {
+            panic("out of page-table pages mapping the APICs");
+        }
     }
     wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
 }
@@ -158,8 +161,11 @@ static uintptr_t foreign_user_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t
             return it.va();
         }
     }
-    if (vmiter(pt, lapic_page()).user()) {
-        return lapic_page();
+    const uintptr_t apics[] = {lapic_page(), ioapic_page()};
+    for (uintptr_t pa : apics) {
+        if (vmiter(pt, pa).user()) {
+            return pa;
+        }
     }
     return 0;
 }

@@ -30,6 +30,7 @@ void kernel_start() {
                bootopt.headless ? " headless" : "");
     processes_start(bootopt.procs);
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
+    watchdog_init();            // and a few NMIs that `cli` cannot stop
     schedule();
 }
 
@@ -202,6 +203,31 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
     }
 }
 
+// The processor blocks further NMIs until the next `iretq`; run() makes
+// sure one comes.
+static bool nmi_blocked;
+
+// The watchdog's NMI (k-hardware.cc). A process found with interrupts off
+// (possible only through an emulator quirk: see p-eve-v86cli.cc) is killed;
+// otherwise nothing happens.
+static void watchdog(regstate* regs, bool from_process) {
+    if (!from_process) {
+        return;                 // the kernel's own iretq unblocks NMIs
+    }
+    nmi_blocked = true;
+    // The NMI has a stack of its own (IST), so its registers are not yet
+    // in current->regs.
+    current->regs = *regs;
+    if (!(regs->reg_rflags & FL_IF) || (regs->reg_rflags & (FL_IOPL_MASK | FL_VM))) {
+        char why[PROC_REASON_SIZE];
+        snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
+                 regs->reg_rflags, regs->reg_cs, regs->reg_rip);
+        process_kill(current, why);
+        schedule();
+    }
+    run(current);
+}
+
 // Work done on every timer tick, whoever was running.
 static void timer_tick() {
     ++ticks;
@@ -233,7 +259,11 @@ void exception(regstate* regs) {
         }
         return;                 // the idle loop was interrupted
     }
-    if (intno >= INT_IRQ || intno == INT_NMI) {
+    if (intno == INT_NMI) {
+        watchdog(regs, from_process);
+        return;
+    }
+    if (intno >= INT_IRQ) {
         // Spurious interrupts from the local APIC or the masked 8259s:
         // nothing to do.
         if (from_process) {
@@ -374,9 +404,10 @@ void run(proc* p) {
     p->regs.reg_rflags = (p->regs.reg_rflags & FL_USER_MASK) | FL_IF;
     p->regs.reg_cs = SEGSEL_APP_CODE | 3;
     p->regs.reg_ss = SEGSEL_APP_DATA | 3;
-    if (p->regs.reg_intno == INT_SYSCALL) {
+    if (p->regs.reg_intno == INT_SYSCALL && !nmi_blocked) {
         return_to_process_sysret(p);
     }
+    nmi_blocked = false;
     return_to_process_iret(p);
 }
 

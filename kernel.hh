@@ -101,6 +101,8 @@ void console_show_cursor();
 int keyboard_poll();                    // -1 if no key; 'q', 3 (Ctrl-C), ...
 [[noreturn]] void poweroff(int status);
 uintptr_t lapic_page();                 // physical address of the local APIC
+uintptr_t ioapic_page();                // and of the I/O APIC
+void watchdog_init();                   // NMIs that `cli` cannot stop
 void read_boot_options(boot_options& opt);
 int disk_read(uint32_t sector, void* buf, size_t nsectors);
 

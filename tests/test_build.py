@@ -7,6 +7,7 @@ Everything here runs in temporary copies of the tree, never in the tree
 itself: other tests boot from it at the same time, and `make stop` there
 would stop their QEMUs."""
 import atexit
+import glob
 import os
 import re
 import shutil
@@ -168,6 +169,9 @@ def _(t):
     copy = tempfile.mkdtemp(prefix='weensyos-stop-')
     atexit.register(shutil.rmtree, copy, True)
     shutil.copytree(built_copy(t), copy, dirs_exist_ok=True, symlinks=True)
+    # Pid files copied along belong to runs in the other copy, not this one.
+    for stale in glob.glob(os.path.join(copy, 'obj', 'qemu-*.pid')):
+        os.unlink(stale)
     # The decoy looks like a QEMU of another checkout, and its pid sits in
     # a pid file of this one.
     decoy = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)',
@@ -194,6 +198,8 @@ def _(t):
                 t.fail('the headless run still runs 5 s after make stop')
             t.check(not pid_alive(qemu), f'QEMU (pid {qemu}) is still running')
             t.check('summary:' not in log, 'the stopped run printed a summary as if it had finished')
+            t.check('QEMU was stopped (make stop)' in log,
+                    f'the stopped run does not say it was stopped by make stop:\n{log[-500:]}')
             t.check(decoy.poll() is None, 'make stop killed a process it did not start')
         finally:
             if headless.poll() is None:

@@ -196,12 +196,27 @@ def _(t):
     check_alice_counts(t, b, 1, 10)
 
 
+@test("Eve enters virtual-8086 mode with IOPL 3 and runs cli; jmp . (QEMU's emulator lets "
+      "her): the watchdog's NMI finds her with interrupts off, the kernel kills her, and "
+      "Alice keeps counting")
+def _(t):
+    b = t.boot('alice eve-v86cli', ticks=50)
+    eve = t.proc(b, 2, 'eve-v86cli', 'broken')
+    t.check(eve.reason.startswith('watchdog: interrupts off'),
+            f'Eve was not stopped by the watchdog: {eve.reason!r}')
+    t.check(b.ticks == 50, f'the run ended at tick {b.ticks}, not 50')
+    alice = t.proc(b, 1, 'alice', 'runnable')
+    t.check(alice.syscalls > eve.syscalls + 1000,
+            f'Alice made {alice.syscalls} calls, Eve {eve.syscalls}: Alice did not go on')
+
+
 # ---- Random code and random calls ----
 
 KILL_REASON = re.compile(
     r'^(page fault: (read from|write to|instruction fetch from) 0x[0-9a-f]+ '
     r'\((protection violation|page not present)\)'
     r'|[a-z0-9 -]+( \((int \$\d+: IDT vector \d+ is not open to processes|selector 0x[0-9a-f]+)\))?'
+    r'|watchdog: interrupts off \(rflags 0x[0-9a-f]+, cs 0x[0-9a-f]+\)'
     r'|sys_panic.*), rip=0x[0-9a-f]+$|^sys_panic')
 
 
