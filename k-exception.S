@@ -73,6 +73,7 @@
 
 // ---- Kernel entry from the boot loader ----
     .globl kernel_entry
+    .type kernel_entry, @function
 kernel_entry:
     movq $KERNEL_STACK_TOP, %rsp
     xorl %ebp, %ebp             // ends backtraces
@@ -86,6 +87,7 @@ kernel_entry:
 // %rsp is still the process's and may be anything, so no memory access
 // may use it.
     .globl syscall_entry
+    .type syscall_entry, @function
     .balign 16
 syscall_entry:
     movq %rsp, syscall_user_rsp(%rip)
@@ -114,6 +116,7 @@ syscall_entry:
 // %rcx without a privilege change check: a non-canonical %rcx would fault
 // in ring 0 on the process's stack. So only a lower-half %rip goes this way.
     .globl return_to_process_sysret
+    .type return_to_process_sysret, @function
 return_to_process_sysret:
     movq PROC_REGS + REGS_RIP(%rdi), %rcx
     movq %rcx, %rax
@@ -133,6 +136,7 @@ return_to_process_sysret:
 // return_to_process_iret(proc* p): resumes p exactly as saved (any entry).
 // run() has already checked p->regs' %cs, %ss and %rflags.
     .globl return_to_process_iret
+    .type return_to_process_iret, @function
 return_to_process_iret:
     movq PROC_PAGETABLE(%rdi), %rax
     movq %rax, %cr3
