@@ -123,13 +123,9 @@ static void process_kill(proc* p, const char* reason) {
     log_printf("proc %d killed: %s\n", p->pid, p->reason);
     console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     process_free(p, P_BROKEN);
-    if (p->lives <= bootopt.respawn) {
-        char saved[PROC_REASON_SIZE];
-        memcpy(saved, p->reason, sizeof(saved));
-        if (!process_load(p)) {
-            p->state = P_BROKEN;
-            memcpy(p->reason, saved, sizeof(saved));
-        }
+    // If it cannot be loaded again, it stays broken, with its reason.
+    if (p->lives <= bootopt.respawn && process_load(p)) {
+        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
     }
 }
 
