@@ -109,10 +109,15 @@ static void syscall_init() {
     wrmsr(MSR_IA32_STAR, (uint64_t) SEGSEL_KERN_CODE << 32
           | (uint64_t) (SEGSEL_APP_DATA - 8) << 48);
     wrmsr(MSR_IA32_LSTAR, reinterpret_cast<uintptr_t>(syscall_entry));
+    // WeensyOS has no 32-bit user code segment, so no process should reach
+    // compatibility mode; but one that escapes into virtual-8086 mode under
+    // QEMU's emulator (p-eve-v86syscall.cc) and executes `syscall` there
+    // enters through CSTAR. Left 0, that would run the kernel at address 0.
+    wrmsr(MSR_IA32_CSTAR, reinterpret_cast<uintptr_t>(syscall_entry));
     // Cleared on entry: interrupts stay off in the kernel, no single-step
     // trap in kernel code, string instructions run forward, no alignment
-    // checks.
-    wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK);
+    // checks, and (for that same escapee) no virtual-8086 mode.
+    wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK | FL_VM);
 }
 
 

@@ -211,9 +211,6 @@ static void watchdog(regstate* regs, bool from_process) {
         return;                 // the kernel's own iretq unblocks NMIs
     }
     nmi_blocked = true;
-    // The NMI has a stack of its own (IST), so its registers are not yet
-    // in current->regs.
-    current->regs = *regs;
     if (!(regs->reg_rflags & FL_IF) || (regs->reg_rflags & (FL_IOPL_MASK | FL_VM))) {
         char why[PROC_REASON_SIZE];
         snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
@@ -244,6 +241,11 @@ static void timer_tick() {
 void exception(regstate* regs) {
     bool from_process = entered_from_process(regs);
     uint64_t intno = regs->reg_intno;
+    if (from_process && regs != &current->regs) {
+        // It arrived on a stack of its own (IST: the NMI, a double fault),
+        // not in current->regs.
+        current->regs = *regs;
+    }
 
     if (intno == INT_TIMER) {
         if (from_process) {

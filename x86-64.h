@@ -70,6 +70,7 @@ inline bool is_canonical(uint64_t va) {
 #define MSR_IA32_EFER       0xC0000080U  // extended features
 #define MSR_IA32_STAR       0xC0000081U  // syscall/sysret segment selectors
 #define MSR_IA32_LSTAR      0xC0000082U  // syscall target %rip in 64-bit mode
+#define MSR_IA32_CSTAR      0xC0000083U  // syscall target %rip in compatibility mode
 #define MSR_IA32_FMASK      0xC0000084U  // %rflags bits cleared by syscall
 #define MSR_IA32_APIC_BASE  0x0000001BU  // local APIC physical base
 #define EFER_SCE    0x001UL             // syscall/sysret enabled

@@ -210,6 +210,21 @@ def _(t):
             f'Alice made {alice.syscalls} calls, Eve {eve.syscalls}: Alice did not go on')
 
 
+@test("Eve enters virtual-8086 mode and executes syscall there, which enters the kernel "
+      "through MSR_IA32_CSTAR: the kernel answers the call instead of jumping to address 0, "
+      "and Eve, back in 64-bit mode at her 16-bit address, is killed by a page fault")
+def _(t):
+    b = t.boot('alice eve-v86syscall', ticks=40)
+    eve = t.proc(b, 2, 'eve-v86syscall', 'broken')
+    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    # 1024 yields while counting, then the syscall from virtual-8086 mode.
+    t.check(eve.syscalls == 1025, f'Eve made {eve.syscalls} system calls, expected 1025')
+    t.check(eve.reason == 'page fault: instruction fetch from 0xff2 (page not present), rip=0xff2',
+            f'unexpected reason {eve.reason!r}')
+    alice = t.proc(b, 1, 'alice', 'runnable')
+    t.check(alice.syscalls > eve.syscalls + 1000, 'Alice did not go on')
+
+
 # ---- Random code and random calls ----
 
 KILL_REASON = re.compile(
