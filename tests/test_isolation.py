@@ -225,6 +225,18 @@ def _(t):
     t.check(alice.syscalls > eve.syscalls + 1000, 'Alice did not go on')
 
 
+@test("Eve enters virtual-8086 mode with IOPL 3 and writes to the power-off port: the TSS "
+      "has no I/O bitmap, so she is killed by a general protection fault at the out, and the "
+      "machine runs on")
+def _(t):
+    b = t.boot('alice eve-v86out', ticks=40)
+    eve = t.proc(b, 2, 'eve-v86out', 'broken')
+    # The out instruction follows the two-byte mov at offset 0xFF0.
+    t.check(eve.reason == 'general protection fault, rip=0xff2', f'unexpected reason {eve.reason!r}')
+    t.check(b.ticks == 40, f'the machine stopped at tick {b.ticks}')
+    t.proc(b, 1, 'alice', 'runnable')
+
+
 # ---- Random code and random calls ----
 
 KILL_REASON = re.compile(
