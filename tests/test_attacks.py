@@ -4,7 +4,7 @@ kernel), the kernel keeps running, and Alice keeps counting."""
 import os
 import re
 
-from weensy import ROOT, test
+from weensy import ROOT, STEADY_CLOCK, test
 
 
 # ---- What the tests compare against: read from the source and the build ----
@@ -97,11 +97,9 @@ def killed(t, b, alice_pid, eve_pid, eve_program, fault, rip, detail=None):
             f'the log says proc {eve_pid} killed: {b.killed(eve_pid)}, expected [{eve.reason!r}]')
 
 
-# Attack boots count guest time in instructions (QEMU's icount: 64 ns
-# each), not in host time: a tick is the same amount of guest work however
-# loaded the host is, so how far Alice gets does not depend on the machine
-# running the tests.
-ICOUNT = '-icount shift=6'
+# Attack boots run on the steady clock (weensy.STEADY_CLOCK), so how far
+# Alice gets does not depend on the machine running the tests.
+ICOUNT = STEADY_CLOCK
 ATTACK_TICKS = 40
 
 

@@ -7,7 +7,6 @@ Everything here runs in temporary copies of the tree, never in the tree
 itself: other tests boot from it at the same time, and `make stop` there
 would stop their QEMUs."""
 import atexit
-import glob
 import os
 import re
 import shutil
@@ -168,10 +167,10 @@ def _(t):
     # A copy of its own: `make stop` stops every QEMU its checkout started.
     copy = tempfile.mkdtemp(prefix='weensyos-stop-')
     atexit.register(shutil.rmtree, copy, True)
-    shutil.copytree(built_copy(t), copy, dirs_exist_ok=True, symlinks=True)
-    # Pid files copied along belong to runs in the other copy, not this one.
-    for stale in glob.glob(os.path.join(copy, 'obj', 'qemu-*.pid')):
-        os.unlink(stale)
+    # Not the pid files and monitor sockets of runs going on in the other
+    # copy: they are not this checkout's.
+    shutil.copytree(built_copy(t), copy, dirs_exist_ok=True, symlinks=True,
+                    ignore=shutil.ignore_patterns('qemu-*.pid*', 'monitor-*.sock', 'screen-*'))
     # The decoy looks like a QEMU of another checkout, and its pid sits in
     # a pid file of this one.
     decoy = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)',
