@@ -232,6 +232,11 @@ static void timer_tick() {
         poweroff(POWEROFF_NORMAL);
     } else if (key == 'm') {
         memshow(true);
+    } else if (key == 'i') {
+        char report[160];
+        integrity_report(report, sizeof(report));
+        console_printf(CS_WHITE "kernel %s\n", report);
+        log_printf("integrity check: kernel %s\n", report);
     }
     if (bootopt.headless && ticks >= bootopt.ticks) {
         finish(POWEROFF_NORMAL);
