@@ -52,6 +52,13 @@ static void segments_init() {
     gdt[SEGSEL_TASKSTATE / 8 + 1] = base >> 32;
 
     x86_64_pseudodescriptor gdtr = {sizeof(gdt) - 1, reinterpret_cast<uintptr_t>(gdt)};
+    // No local descriptor table: LDTR gets the null selector. Left as the
+    // processor comes out of reset (base 0, limit 0xFFFF), it would make
+    // the kernel-only bytes at 0-0xFFFF a descriptor table for any
+    // selector with bit 2 set: a process could read them with `lar` and
+    // `lsl`, have the processor set "accessed" bits there by loading a
+    // segment register, or far-jump through whatever looks like a gate or
+    // code segment (p-eve-ldt.cc). Null, every such selector faults.
     asm volatile("lgdt %0\n\t"
                  // reload %cs with a far return, then the data segments
                  "pushq %1\n\t"
@@ -63,6 +70,7 @@ static void segments_init() {
                  "movw %w2, %%ss\n\t"
                  "movw %w3, %%fs\n\t"
                  "movw %w3, %%gs\n\t"
+                 "lldt %w3\n\t"
                  "ltr %w4"
                  : : "m" (gdtr), "i" (SEGSEL_KERN_CODE), "r" (SEGSEL_KERN_DATA),
                      "r" (0), "r" (SEGSEL_TASKSTATE)
@@ -205,6 +213,11 @@ void timer_init(unsigned hz) {
                freq, hz);
 }
 
+void timer_restart() {
+    // Writing the initial count starts the countdown over.
+    lapic_reg(LAPIC_TIMER_INITIAL) = lapic_reg(LAPIC_TIMER_INITIAL);
+}
+
 uintptr_t lapic_page() {
     return lapic_base;
 }
@@ -224,7 +237,11 @@ uintptr_t lapic_page() {
 #define IOAPIC_DELIVER_NMI  0x400       // delivery mode NMI, edge, unmasked
 #define IOAPIC_PIT_PIN      2           // ISA IRQ 0 (QEMU, most PCs: ACPI override)
 #define LAPIC_ID            0x020
-#define WATCHDOG_HZ         20
+// As often as the timer ticks by default: a process that holds interrupts
+// off keeps the CPU no longer than a spinning one before it is stopped, so
+// even one restarted again and again (RESPAWN) slows a run down no more
+// than spinners do.
+#define WATCHDOG_HZ         100
 
 uintptr_t ioapic_page() {
     return IOAPIC_ADDR;

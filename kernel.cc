@@ -157,15 +157,21 @@ static bool entered_from_process(const regstate* regs) {
 // gate. The error code names it in bits 3-15, but QEMU's emulator before
 // version 8.0 puts 2N there in 64-bit mode (QEMU issue 1382), so when the
 // process can read its own instruction, the kernel reads N from it (0xCD N,
-// after any prefixes).
+// after any prefixes; `into`, 0xCE, is vector 4). In virtual-8086 mode (see
+// p-eve-vm86.cc) the instruction is at linear address %cs * 16 + %ip.
 static uint64_t int_vector(const regstate* regs) {
     uintptr_t rip = regs->reg_rip;
+    if (regs->reg_rflags & FL_VM) {
+        rip = ((regs->reg_cs & 0xFFFF) << 4) + (rip & 0xFFFF);
+    }
     bool user = entered_from_process(regs);
     for (int n = 0; n != 15 && user && user_range_ok(current->pagetable, rip, 2, false);
          ++n, ++rip) {
         uint8_t b = *reinterpret_cast<const uint8_t*>(rip);
         if (b == 0xCD) {
             return *reinterpret_cast<const uint8_t*>(rip + 1);
+        } else if (b == 0xCE) {
+            return INT_OF;
         }
         bool prefix = (b >= 0x40 && b <= 0x4F) || b == 0x66 || b == 0x67 || b == 0xF0
             || b == 0xF2 || b == 0xF3 || b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E
@@ -193,7 +199,9 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
         snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
                  name, vector, vector, regs->reg_rip);
     } else if (err != 0) {
-        snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~7UL, regs->reg_rip);
+        // Bits 0-1 are flags (external event, IDT); bit 2 says LDT, which
+        // is part of the selector: 0xc is not the kernel's code segment 0x8.
+        snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~3UL, regs->reg_rip);
     } else {
         snprintf(buf, size, "%s, rip=0x%lx", name, regs->reg_rip);
     }
@@ -216,6 +224,16 @@ static void watchdog(regstate* regs, bool from_process) {
         snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
                  regs->reg_rflags, regs->reg_cs, regs->reg_rip);
         process_kill(current, why);
+        // The timer's interrupt has been waiting all the while she held
+        // interrupts off. Left pending, it would strike the next process at
+        // its first instruction, charge it the tick and hand the CPU to her
+        // next life (RESPAWN), which turns interrupts off again at once:
+        // Alice would never run (p-eve-v86respawn.cc). Take it here, in
+        // the kernel, and restart the timer, so the next process gets a
+        // whole tick. (That interrupt's `iretq` unblocks NMIs, and the next
+        // one reuses the NMI stack: `regs`, on it, is not used after this.)
+        timer_restart();
+        asm volatile("sti; nop; cli" : : : "memory");
         schedule();
     }
     run(current);

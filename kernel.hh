@@ -95,6 +95,7 @@ extern "C" char kernel_end[];
 // ---- k-hardware.cc ----
 void hardware_init();
 void timer_init(unsigned hz);
+void timer_restart();                   // a whole tick from now to the next
 void lapic_eoi();
 void set_kernel_stack_for(proc* p);     // where the next entry saves registers
 void console_show_cursor();

@@ -132,7 +132,7 @@ def _(t):
             'a process message forged a line in the kernel log')
     t.check(kills[10].startswith('sys_panic: '), f'console message: {kills[10]!r}')
     t.proc(b, 1, 'rogue', 'exited')
-    t.check('proc 1 exited' in b.lines, 'no "proc 1 exited" log line after sys_exit')
+    t.check('proc 1 exited' in b.log_lines, 'no "proc 1 exited" log line after sys_exit')
 
 
 # ---- Privileged instructions and software interrupts ----
@@ -206,6 +206,23 @@ def _(t):
             f'Alice made {alice.syscalls} calls, Eve {eve.syscalls}: Alice did not go on')
 
 
+@test("Eve, restarted again and again, turns interrupts off in virtual-8086 mode at the start "
+      "of every life: the watchdog kills each life, and Alice still runs once between two of "
+      "them instead of losing every turn to the timer interrupt left waiting")
+def _(t):
+    b = t.boot('alice eve-v86respawn', ticks=30, respawn=1000)
+    kills = b.killed(2)
+    t.check(len(kills) >= 10, f'Eve died only {len(kills)} times')
+    t.check(all(k.startswith('watchdog: interrupts off') for k in kills),
+            f'not every death was the watchdog\'s: {sorted(set(kills))[:3]}')
+    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    t.check(b.ticks == 30, f'the run ended at tick {b.ticks}, not 30')
+    alice = t.proc(b, 1, 'alice', 'runnable')
+    t.check(alice.syscalls >= len(kills) - 1,
+            f'Alice made {alice.syscalls} system calls while Eve died {len(kills)} times: '
+            'she should run once between two of Eve\'s lives')
+
+
 @test("Eve enters virtual-8086 mode and executes syscall there, which enters the kernel "
       "through MSR_IA32_CSTAR: the kernel answers the call instead of jumping to address 0, "
       "and Eve, back in 64-bit mode at her 16-bit address, is killed by a page fault")
@@ -231,6 +248,51 @@ def _(t):
     t.check(eve.reason == 'general protection fault, rip=0xff2', f'unexpected reason {eve.reason!r}')
     t.check(b.ticks == 40, f'the machine stopped at tick {b.ticks}')
     t.proc(b, 1, 'alice', 'runnable')
+
+
+@test("Eve enters virtual-8086 mode with IOPL 3 and executes int $0x80: the kill reason names "
+      "IDT vector 128, read from her instruction at %cs * 16 + %ip, not the doubled vector in "
+      "QEMU's error code")
+def _(t):
+    b = t.boot('alice eve-v86int', ticks=30)
+    eve = t.proc(b, 2, 'eve-v86int', 'broken')
+    # eve_enter_v86 puts her code at offset 0xFF0 of the console's segment.
+    want = 'general protection fault (int $128: IDT vector 128 is not open to processes), rip=0xff0'
+    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
+    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
+    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    check_alice_counts(t, b, 1, 10)
+
+
+@test("Eve reads the kernel-only memory at 0x1000-0xFFFF as a local descriptor table with "
+      "lar, lsl, verr and verw, then loads %fs with an LDT selector: LDTR is null, so nothing "
+      "answers, the load is a general protection fault naming selector 0xc, and Alice runs on")
+def _(t):
+    b = t.boot('alice eve-ldt', ticks=30)
+    eve = t.proc(b, 2, 'eve-ldt', 'broken')
+    at = symbol('p-eve-ldt.sym', 'eve_ldt_load') + slot_start(2) - slot_start(1)
+    want = f'general protection fault (selector 0xc), rip=0x{at:x}'
+    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
+    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
+    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    check_alice_counts(t, b, 1, 10)
+
+
+@test("Eve paints a forged summary (Alice killed, Eve exited, integrity ok) over the top rows "
+      "of the screen: the test framework still reads the kernel's own summary, and her rows "
+      "only as screen text")
+def _(t):
+    b = t.boot('alice eve-forge', ticks=30)
+    t.check(b.ticks == 30, f'summary ticks={b.ticks}, expected the real 30')
+    t.proc(b, 1, 'alice', 'runnable')
+    eve = t.proc(b, 2, 'eve-forge', 'runnable')
+    t.check(eve.ticks >= 20, f'Eve (spinning) got only {eve.ticks} of 30 ticks: not the real line?')
+    t.check(sorted(b.procs) == [1, 2], f'summary procs {sorted(b.procs)}')
+    t.check(len(b.console) == weensy.CONSOLE_ROWS, f'{len(b.console)} screen rows')
+    t.check(b.console[0] == 'summary: ticks=1' and 'end-summary' in b.console,
+            f'Eve\'s forged rows are not on the screen: {b.console[:7]}')
+    t.check(b.killed() == [], f'screen rows were read as kills: {b.killed()}')
+    t.check('summary: ticks=1' not in b.log_lines, 'a screen row was read as a log line')
 
 
 # ---- Random code and random calls ----

@@ -26,6 +26,9 @@ TESTS = []
 # amount of guest work however loaded the host is.
 STEADY_CLOCK = '-icount shift=6'
 
+# The screen rows a summary's console section holds (lib.hh's CONSOLE_ROWS).
+CONSOLE_ROWS = 25
+
 
 def test(name):
     """Registers a test function under a sentence that says what it checks."""
@@ -74,40 +77,66 @@ class Boot:
         self._parse_summary()
 
     def _parse_summary(self):
-        try:
-            start = max(i for i, l in enumerate(self.lines) if l.startswith('summary: ticks='))
-        except ValueError:
-            return
-        self.ticks = int(self.lines[start].split('=')[1])
-        i = start + 1
-        while i < len(self.lines) and self.lines[i].startswith('proc '):
-            m = Proc.LINE.match(self.lines[i])
+        """Splits the output into the kernel's log and its summary blocks.
+        The 25 rows after a block's `console:` line are screen text, which
+        any process can write (p-eve-forge.cc paints a whole summary there),
+        so they are taken as screen rows and nothing else: never as a
+        summary, `proc`, `kernel` or log line. The last complete block is
+        the summary (a panic while printing one prints another)."""
+        self.log_lines = []
+        found = False
+        i = 0
+        while i < len(self.lines):
+            if not self.lines[i].startswith('summary: ticks='):
+                self.log_lines.append(self.lines[i])
+                i += 1
+                continue
+            block, i = self._summary_block(i)
+            if block['complete'] or not found:
+                found = block['complete']
+                self.ticks, self.procs = block['ticks'], block['procs']
+                self.integrity, self.console = block['integrity'], block['console']
+
+    def _summary_block(self, i):
+        """Parses the summary block whose first line is self.lines[i];
+        returns it and the index of the first line after it."""
+        lines = self.lines
+        m = re.match(r'^summary: ticks=(\d+)$', lines[i])
+        block = {'ticks': int(m.group(1)) if m else None, 'procs': {}, 'integrity': None,
+                 'console': [], 'complete': False}
+        i += 1
+        while i < len(lines) and lines[i].startswith('proc '):
+            m = Proc.LINE.match(lines[i])
             if m:
                 p = Proc(m)
-                self.procs[p.pid] = p
+                block['procs'][p.pid] = p
             i += 1
-        if i < len(self.lines) and self.lines[i].startswith('kernel '):
-            self.integrity = self.lines[i][len('kernel '):]
+        if i < len(lines) and lines[i].startswith('kernel '):
+            block['integrity'] = lines[i][len('kernel '):]
             i += 1
-        if i < len(self.lines) and self.lines[i] == 'console:':
-            end = self.lines.index('end-summary', i) if 'end-summary' in self.lines[i:] else len(self.lines)
-            self.console = self.lines[i + 1:end]
+        if i < len(lines) and lines[i] == 'console:':
+            block['console'] = lines[i + 1:i + 1 + CONSOLE_ROWS]
+            i += 1 + len(block['console'])
+            if len(block['console']) == CONSOLE_ROWS and i < len(lines) \
+                    and lines[i] == 'end-summary':
+                block['complete'] = block['ticks'] is not None
+                i += 1
+        return block, i
 
     def proc(self, pid):
         return self.procs.get(pid)
 
     @property
     def log(self):
-        """The kernel's log: everything before the summary."""
-        return '\n'.join(l for l in self.lines if not l.startswith('summary:'))
+        """The kernel's log: everything but the summary (and its screen rows)."""
+        return '\n'.join(self.log_lines)
 
     def killed(self, pid=None):
         """Reasons of every `proc N killed: ...` log line (for pid, if given)."""
         out = []
-        # Only the log: the screen rows in the summary repeat the message.
-        log_end = next((i for i, l in enumerate(self.lines) if l.startswith('summary: ticks=')),
-                       len(self.lines))
-        for l in self.lines[:log_end]:
+        # Only the log: the screen rows in the summary repeat the message
+        # (and a process can write anything there).
+        for l in self.log_lines:
             m = re.match(r'^proc (\d+) killed: (.*)$', l)
             if m and (pid is None or int(m.group(1)) == pid):
                 out.append(m.group(2))
