@@ -29,6 +29,15 @@ def symbol(sym_file, name):
     raise AssertionError(f'no symbol {name} in obj/{sym_file}')
 
 
+def check_killed_once(t, b, eve, want):
+    """Eve (pid 2) was killed exactly once, for `want`, without a kernel
+    panic, and Alice (pid 1) went on counting."""
+    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
+    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
+    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    check_alice_counts(t, b, 1, 10)
+
+
 def check_alice_counts(t, b, pid, at_least):
     """Alice (pid) is runnable, her lines count up by one, and she got far."""
     t.proc(b, pid, 'alice', 'runnable')
@@ -258,10 +267,7 @@ def _(t):
     eve = t.proc(b, 2, 'eve-v86int', 'broken')
     # eve_enter_v86 puts her code at offset 0xFF0 of the console's segment.
     want = 'general protection fault (int $128: IDT vector 128 is not open to processes), rip=0xff0'
-    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
-    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
-    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
-    check_alice_counts(t, b, 1, 10)
+    check_killed_once(t, b, eve, want)
 
 
 @test("Eve reads the kernel-only memory at 0x1000-0xFFFF as a local descriptor table with "
@@ -272,10 +278,7 @@ def _(t):
     eve = t.proc(b, 2, 'eve-ldt', 'broken')
     at = symbol('p-eve-ldt.sym', 'eve_ldt_load') + slot_start(2) - slot_start(1)
     want = f'general protection fault (selector 0xc), rip=0x{at:x}'
-    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
-    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
-    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
-    check_alice_counts(t, b, 1, 10)
+    check_killed_once(t, b, eve, want)
 
 
 @test("Eve paints a forged summary (Alice killed, Eve exited, integrity ok) over the top rows "
