@@ -6,7 +6,7 @@
 // fell back to that code: it reported "int $256", a vector that does not
 // exist. Defense: int_vector (kernel.cc) reads the instruction at
 // %cs * 16 + %ip in virtual-8086 mode, so the reason names vector 128.
-#include "u-eve.hh"
+#include "u-escape.hh"
 
 void process_main() {
     eve_count(1);

@@ -5,7 +5,7 @@
 // the kernel would jump to address 0 at CPL 0 and panic. Defense: CSTAR
 // points at syscall_entry too (k-hardware.cc), which trusts nothing it is
 // handed; the call is answered, and Eve is back in 64-bit mode.
-#include "u-eve.hh"
+#include "u-escape.hh"
 
 void process_main() {
     eve_count(1);

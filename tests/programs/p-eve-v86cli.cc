@@ -3,7 +3,7 @@
 // allowed there, and `cli; jmp .` would keep the CPU forever, since the
 // timer is maskable. Defense: the watchdog's NMI (k-hardware.cc), which
 // `cli` cannot block, finds her with interrupts off and the kernel kills her.
-#include "u-eve.hh"
+#include "u-escape.hh"
 
 void process_main() {
     eve_count(1);

@@ -4,7 +4,7 @@
 // consults the TSS's I/O permission bitmap whatever IOPL says, and
 // WeensyOS's TSS has none (k-hardware.cc), so every port is denied: a
 // general protection fault, and she is killed.
-#include "u-eve.hh"
+#include "u-escape.hh"
 
 void process_main() {
     eve_count(1);

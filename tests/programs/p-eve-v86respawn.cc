@@ -7,7 +7,7 @@
 // Defense: watchdog (kernel.cc) takes that waiting interrupt in the kernel
 // and restarts the timer before scheduling, so Alice runs once between two
 // of Eve's lives, as she does beside a spinning Eve.
-#include "u-eve.hh"
+#include "u-escape.hh"
 
 void process_main() {
     // A system call first: QEMU's `iretl` quirk needs the stack segment
