@@ -3,15 +3,11 @@
 // switch straight to 64-bit long mode and call boot() in boot.cc, which
 // loads the kernel.
 
+#include "k-asm.h"              // hardware constants, from x86-64.h
+
 #define BOOT_PML4   0x1000      // boot page tables: three pages that map
 #define BOOT_PDPT   0x2000      // the first 2 MB one to one with a single
 #define BOOT_PD     0x3000      // large page; the kernel replaces them
-#define PTE_PW      0x003       // present | writable
-#define PTE_PWPS    0x083       // present | writable | 2 MB page
-#define CR0_PE_PG   0x80000001  // protected mode | paging
-#define CR4_PAE     0x00000020
-#define MSR_EFER    0xC0000080
-#define EFER_LME    0x100
 
     .code16
     .globl boot_start
@@ -35,9 +31,9 @@ boot_start:
     xorl %eax, %eax
     movw $(3 * 4096 / 4), %cx
     rep stosl
-    movl $(BOOT_PDPT | PTE_PW), BOOT_PML4
-    movl $(BOOT_PD | PTE_PW), BOOT_PDPT
-    movl $PTE_PWPS, BOOT_PD
+    movl $(BOOT_PDPT | PTE_P | PTE_W), BOOT_PML4
+    movl $(BOOT_PD | PTE_P | PTE_W), BOOT_PDPT
+    movl $(PTE_P | PTE_W | PTE_PS), BOOT_PD   // a 2 MB page at 0
 
     // Long mode needs PAE paging, EFER.LME, and then CR0.PG. Setting PG
     // and PE together takes real mode directly to long mode.
@@ -45,12 +41,12 @@ boot_start:
     movl %eax, %cr4
     movl $BOOT_PML4, %eax
     movl %eax, %cr3
-    movl $MSR_EFER, %ecx
+    movl $MSR_IA32_EFER, %ecx
     rdmsr
     orl $EFER_LME, %eax
     wrmsr
     movl %cr0, %eax
-    orl $CR0_PE_PG, %eax
+    orl $(CR0_PE | CR0_PG), %eax
     movl %eax, %cr0
     lgdt boot_gdt_pointer
     ljmp $8, $boot_start64      // load the 64-bit code segment

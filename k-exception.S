@@ -10,26 +10,9 @@
 // push its frame there, so the stub's pushes fill P->regs directly: no second
 // copy. `syscall` does not switch stacks, so syscall_entry loads rsp0 itself.
 
-#define KERNEL_STACK_TOP    0x80000
-#define SEGSEL_KERN_CODE    0x08
-#define SEGSEL_APP_DATA     0x18
-#define SEGSEL_APP_CODE     0x20
-#define INT_SYSCALL         256
-// Offsets into struct proc and struct regstate (checked by static_assert
-// in k-hardware.cc).
-#define PROC_PAGETABLE      0
-#define PROC_REGS           16
-#define REGS_INTNO          (15 * 8)
-#define REGS_RIP            (17 * 8)
-#define REGS_CS             (18 * 8)
-#define REGS_RFLAGS         (19 * 8)
-#define REGS_RSP            (20 * 8)
-// struct x86_64_taskstate: rsp0 is 4 bytes in.
-#define TSS_RSP0            4
-// Flags a process keeps (FL_USER_MASK) and the one it always gets (FL_IF).
-#define FL_USER_MASK        0xDD5
-#define FL_IF               0x200
-#define FL_VM               0x20000
+// Constants and offsets into struct proc and struct regstate, generated
+// from the C++ headers by k-asmdefs.cc.
+#include "k-asm.h"
 
 // Pushes the 15 general-purpose registers so that %rax lands lowest, in
 // struct regstate order.
@@ -83,15 +66,24 @@ kernel_entry:
 
 // ---- System calls ----
 // On entry (SDM vol. 2B, SYSCALL): %rcx = the process's next %rip,
-// %r11 = its %rflags, CPL 0, and IF, TF, DF, AC cleared (MSR_IA32_FMASK).
-// %rsp is still the process's and may be anything, so no memory access
-// may use it.
+// %r11 = its %rflags, CPL 0, and IF, TF, DF, AC, IOPL cleared
+// (MSR_IA32_FMASK). %rsp is still the process's and may be anything, so no
+// memory access may use it.
     .globl syscall_entry
     .type syscall_entry, @function
     .balign 16
 syscall_entry:
     movq %rsp, syscall_user_rsp(%rip)
     movq kernel_tss + TSS_RSP0(%rip), %rsp  // just past current->regs
+    // The same frame an interrupt from CPL 3 would push, built by hand:
+    //   current->regs + 0xB0 -> (end)    <- %rsp after the load above
+    //                    0xA8    reg_ss
+    //                    0xA0    reg_rsp
+    //                    0x98    reg_rflags
+    //                    0x90    reg_cs
+    //                    0x88    reg_rip   <- %rsp after these 7 pushes
+    //                    0x80    reg_errcode  (0)
+    //                    0x78    reg_intno    (INT_SYSCALL)
     pushq $(SEGSEL_APP_DATA + 3)            // reg_ss
     pushq syscall_user_rsp(%rip)            // reg_rsp
     pushq %r11                              // reg_rflags
@@ -99,7 +91,8 @@ syscall_entry:
     pushq %rcx                              // reg_rip
     pushq $0                                // reg_errcode
     pushq $INT_SYSCALL                      // reg_intno
-    SAVE_GPRS
+    SAVE_GPRS                               // 0x70 (r15) down to 0x00 (rax)
+    // %rsp = &current->regs: the whole regstate is filled.
     movq %rsp, %rdi                         // regstate* = &current->regs
     movq $KERNEL_STACK_TOP, %rsp
     movq kernel_pagetable(%rip), %rax
@@ -112,9 +105,11 @@ syscall_entry:
     // fall through
 
 // return_to_process_sysret(proc* p): resumes p, which entered the kernel
-// through `syscall`. `sysretq` is shorter than `iretq` but loads %rip from
-// %rcx without a privilege change check: a non-canonical %rcx would fault
-// in ring 0 on the process's stack. So only a lower-half %rip goes this way.
+// through `syscall`, with the registers in p->regs. `sysretq` is shorter
+// than `iretq` but loads %rip from %rcx without a privilege check: a
+// non-canonical %rcx would fault in ring 0 on the process's stack. So only
+// a lower-half %rip goes this way. The flags are as run() (or the process
+// itself, at `syscall`) left them: sysretq keeps neither VM nor RF.
     .globl return_to_process_sysret
     .type return_to_process_sysret, @function
 return_to_process_sysret:
@@ -124,26 +119,24 @@ return_to_process_sysret:
     jnz return_to_process_iret
     movq PROC_PAGETABLE(%rdi), %rax
     movq %rax, %cr3
-    leaq PROC_REGS(%rdi), %rsp
-    RESTORE_GPRS                            // %rsp is now at reg_intno
+    leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
+    RESTORE_GPRS                            // %rsp = &p->regs.reg_intno
     movq REGS_RIP - REGS_INTNO(%rsp), %rcx
     movq REGS_RFLAGS - REGS_INTNO(%rsp), %r11
-    andq $FL_USER_MASK, %r11                // no IOPL, NT, AC from the past
-    orq $FL_IF, %r11
     movq REGS_RSP - REGS_INTNO(%rsp), %rsp  // last use of kernel memory
     sysretq
 
 // return_to_process_iret(proc* p): resumes p exactly as saved (any entry).
-// run() has already checked p->regs' %cs, %ss and %rflags.
+// run() has already set p->regs' %cs, %ss and %rflags.
     .globl return_to_process_iret
     .type return_to_process_iret, @function
 return_to_process_iret:
     movq PROC_PAGETABLE(%rdi), %rax
     movq %rax, %cr3
-    leaq PROC_REGS(%rdi), %rsp
-    RESTORE_GPRS
+    leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
+    RESTORE_GPRS                            // %rsp = &p->regs.reg_intno
     addq $16, %rsp                          // skip reg_intno, reg_errcode
-    iretq
+    iretq                                   // pops rip, cs, rflags, rsp, ss
 
 
 // ---- Exceptions and interrupts ----
@@ -170,18 +163,28 @@ exception_stub_\vector:
     vector = vector + 1
     .endr
 
-// Stack: reg_intno, reg_errcode, then the processor's frame. From CPL 3
-// that is the end of current->regs; from CPL 0, the kernel stack.
-// The kernel runs only with %cs = SEGSEL_KERN_CODE and never in
-// virtual-8086 mode: anything else is a process, even one whose %cs does
-// not say CPL 3 (QEMU's emulator lets a process `iretl` into virtual-8086
-// mode with a %cs of its choosing; real processors do not).
+// On arrival from CPL 3 the processor has switched to the TSS's rsp0 (the
+// end of current->regs), and with the stub's two pushes the stack is:
+//   current->regs + 0xB0 -> (end)
+//                    0xA8    reg_ss       -+
+//                    0xA0    reg_rsp       |
+//                    0x98    reg_rflags    | pushed by the processor
+//                    0x90    reg_cs        |
+//                    0x88    reg_rip      -+
+//                    0x80    reg_errcode  (the processor's, or the stub's 0)
+//                    0x78    reg_intno    <- %rsp (pushed by the stub)
+// From CPL 0 (the kernel interrupted while idle, or faulting) the same
+// frame is on the kernel stack, or on an IST stack for a double fault or
+// the watchdog's NMI.
 exception_common:
-    SAVE_GPRS
+    SAVE_GPRS                               // 0x70 (r15) down to 0x00 (rax)
     cld                                     // the process may have set DF
-    movq %rsp, %rdi
-    cmpq $SEGSEL_KERN_CODE, REGS_CS(%rsp)
-    jne 1f
+    movq %rsp, %rdi                         // regstate*
+    // Whose registers are these? The low two bits of the saved %cs are the
+    // privilege level the processor was at. Virtual-8086 mode (possible
+    // only under QEMU: k-quirks.cc) is a process too, whatever its %cs.
+    testb $3, REGS_CS(%rsp)
+    jnz 1f
     testl $FL_VM, REGS_RFLAGS(%rsp)
     jnz 1f
     // The kernel itself was interrupted (it waits with interrupts on only

@@ -1,24 +1,10 @@
 // k-hardware.cc: hardware plumbing that kernel.cc relies on but students
 // rarely change: segment and interrupt descriptor tables, the task state
 // segment, `syscall` MSRs, the local APIC timer, the keyboard, the CGA
-// cursor, the debug log, QEMU's boot options, the disk, power-off and panic.
+// cursor, the debug log, QEMU's boot options, the disk and power-off.
 #include "kernel.hh"
 #include "k-ata.hh"
 #include "k-vmiter.hh"
-
-// k-exception.S hard-codes these offsets.
-static_assert(__builtin_offsetof(proc, pagetable) == 0);
-static_assert(__builtin_offsetof(proc, regs) == 16);
-static_assert(__builtin_offsetof(regstate, reg_intno) == 15 * 8);
-static_assert(__builtin_offsetof(regstate, reg_rip) == 17 * 8);
-static_assert(__builtin_offsetof(regstate, reg_cs) == 18 * 8);
-static_assert(__builtin_offsetof(regstate, reg_rflags) == 19 * 8);
-static_assert(__builtin_offsetof(regstate, reg_rsp) == 20 * 8);
-static_assert(sizeof(regstate) == 22 * 8);
-static_assert((__builtin_offsetof(proc, regs) + sizeof(regstate)) % 16 == 0);
-static_assert(__builtin_offsetof(x86_64_taskstate, rsp) == 4);
-static_assert(FL_USER_MASK == 0xDD5);
-
 
 // ---- Segments and the task state segment ----
 
@@ -119,12 +105,13 @@ static void syscall_init() {
     wrmsr(MSR_IA32_LSTAR, reinterpret_cast<uintptr_t>(syscall_entry));
     // WeensyOS has no 32-bit user code segment, so no process should reach
     // compatibility mode; but one that escapes into virtual-8086 mode under
-    // QEMU's emulator (p-eve-v86syscall.cc) and executes `syscall` there
-    // enters through CSTAR. Left 0, that would run the kernel at address 0.
-    wrmsr(MSR_IA32_CSTAR, reinterpret_cast<uintptr_t>(syscall_entry));
+    // QEMU's emulator executes `syscall` there through CSTAR (k-quirks.cc).
+    // Left 0, that would run the kernel at address 0.
+    wrmsr(MSR_IA32_CSTAR, reinterpret_cast<uintptr_t>(syscall_entry_compat));
     // Cleared on entry: interrupts stay off in the kernel, no single-step
     // trap in kernel code, string instructions run forward, no alignment
-    // checks, and (for that same escapee) no virtual-8086 mode.
+    // checks, no I/O privilege, and (for that same escapee) no
+    // virtual-8086 mode.
     wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK | FL_VM);
 }
 
@@ -178,7 +165,6 @@ void lapic_eoi() {
 // The PIT (8254) runs at a known 1.193182 MHz; its channel 2 can be gated
 // and polled through port 0x61 without interrupts. Used once, to learn how
 // fast the local APIC timer counts on this machine.
-#define PIT_HZ 1193182
 static uint32_t lapic_timer_hz() {
     const unsigned calib_hz = 100;      // measure for 1/100 s
     const unsigned count = PIT_HZ / calib_hz;
@@ -222,44 +208,8 @@ uintptr_t lapic_page() {
     return lapic_base;
 }
 
-
-// ---- Watchdog: the PIT's ticks as non-maskable interrupts ----
-// A process can never turn interrupts off on a real processor, but QEMU's
-// emulator lets a 32-bit `iretl` at CPL 3 enter virtual-8086 mode with
-// IOPL 3, where `cli; jmp .` would keep the CPU forever: the timer is a
-// maskable interrupt. So the PIT (channel 0) also ticks WATCHDOG_HZ times a
-// second, routed through the I/O APIC as an NMI, which `cli` cannot stop;
-// exception() kills a process it finds with interrupts off.
-#define IOAPIC_ADDR         0xFEC00000UL
-#define IOAPIC_REGSEL       0x00
-#define IOAPIC_WINDOW       0x10
-#define IOAPIC_REDIRECTION(pin) (0x10 + 2 * (pin))
-#define IOAPIC_DELIVER_NMI  0x400       // delivery mode NMI, edge, unmasked
-#define IOAPIC_PIT_PIN      2           // ISA IRQ 0 (QEMU, most PCs: ACPI override)
-#define LAPIC_ID            0x020
-// As often as the timer ticks by default: a process that holds interrupts
-// off keeps the CPU no longer than a spinning one before it is stopped, so
-// even one restarted again and again (RESPAWN) slows a run down no more
-// than spinners do.
-#define WATCHDOG_HZ         100
-
-uintptr_t ioapic_page() {
-    return IOAPIC_ADDR;
-}
-
-static void ioapic_write(unsigned reg, uint32_t value) {
-    *reinterpret_cast<volatile uint32_t*>(IOAPIC_ADDR + IOAPIC_REGSEL) = reg;
-    *reinterpret_cast<volatile uint32_t*>(IOAPIC_ADDR + IOAPIC_WINDOW) = value;
-}
-
-void watchdog_init() {
-    const unsigned count = PIT_HZ / WATCHDOG_HZ;
-    outb(0x43, 0x34);                   // channel 0, lobyte/hibyte, mode 2 (rate)
-    outb(0x40, count & 0xFF);
-    outb(0x40, count >> 8);
-    uint32_t apic_id = lapic_reg(LAPIC_ID) >> 24;
-    ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN) + 1, apic_id << 24);
-    ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN), IOAPIC_DELIVER_NMI);
+uint32_t lapic_id() {
+    return lapic_reg(0x020) >> 24;      // the local APIC ID register
 }
 
 
@@ -519,6 +469,7 @@ void backtrace(uint64_t rbp, uint64_t rip) {
 
 [[noreturn]] void panic_finish(const regstate* regs, const char* format, va_list ap) {
     cli();
+    watchdog_stop();            // the machine stops here on purpose
     static bool panicking = false;
     if (panicking) {
         poweroff(POWEROFF_PANIC);   // a panic while panicking: just stop

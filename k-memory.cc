@@ -35,21 +35,8 @@ void pagetable_free(x86_64_pagetable* pt) {
 
 
 // ---- The kernel's page table ----
-
-// Permissions of physical page `pa` in the kernel's identity map.
-static uint64_t kernel_page_perm(uintptr_t pa) {
-    uintptr_t text = reinterpret_cast<uintptr_t>(kernel_text_start);
-    uintptr_t rodata_end = reinterpret_cast<uintptr_t>(kernel_rodata_end);
-    if (pa == 0) {
-        return 0;                       // null pointers fault, even in the kernel
-    } else if (pa == CONSOLE_ADDR) {
-        return PTE_PWU;                 // processes print here directly
-    } else if (pa >= text && pa < rodata_end) {
-        return PTE_P;                   // kernel code and constants: read-only
-    } else {
-        return PTE_P | PTE_W;
-    }
-}
+// Every page of physical memory, one to one, with the permissions
+// kernel_page_perm() (kernel.cc) gives it; and the APICs' registers.
 
 void kernel_pagetable_init() {
     kernel_pagetable = pagetable_alloc();
@@ -102,6 +89,9 @@ x86_64_pagetable* proc_pagetable_create() {
 }
 
 void proc_pagetable_free(x86_64_pagetable* pt) {
+    if (pt == kernel_pagetable) {
+        return;     // processes sharing the kernel's table (the handout) never free it
+    }
     pagetable_free_tree(pt, 3);
 }
 

@@ -1,7 +1,31 @@
 // kernel.cc: the WeensyOS kernel's policy, in the order things happen:
 // start the machine, load processes, handle exceptions and interrupts,
 // handle system calls, schedule, run. Hardware plumbing lives in
-// k-hardware.cc, page tables in k-memory.cc, program loading in k-loader.cc.
+// k-hardware.cc, page tables in k-memory.cc, program loading in k-loader.cc,
+// and the defenses against QEMU-only behaviour in k-quirks.cc.
+//
+// Physical memory (2 MB), mapped one to one (virtual = physical) in every
+// page table; the tables differ only in permissions:
+//
+//   0x000000 +----------------+ page 0: never mapped (null pointers fault)
+//            | boot, BIOS data|
+//   0x040000 +----------------+ KERNEL_START_ADDR
+//            | kernel code    | read-only, even for the kernel (CR0.WP)
+//            | kernel data    | page tables, ptable[], ...
+//   0x07C000 | kernel stack   | grows down from KERNEL_STACK_TOP (0x80000)
+//   0x0A0000 +----------------+ reserved for hardware; 0xB8000 is the CGA
+//            |  console  (C)  | screen, the one page below 1 MB that
+//   0x100000 +----------------+ processes may touch (PTE_U)
+//            | slot 1 (pid 1) | PROC_START_ADDR: program, then pages from
+//   0x140000 +----------------+ sys_page_alloc, stack in the top page
+//            | slot 2 (pid 2) |
+//   0x180000 +----------------+
+//            | slot 3, slot 4 | PROC_SLOT_SIZE = 0x40000 each
+//   0x200000 +----------------+ MEMSIZE_PHYSICAL
+//
+// The defenses the lectures teach are the course's exercises. Each sits
+// between two comments, "Exercise N (...)" and "End of exercise N", and
+// `make handout` replaces it with the lecture's starting code.
 #include "kernel.hh"
 #include "k-vmiter.hh"
 
@@ -10,10 +34,8 @@ proc* current;                  // the process running (or last run)
 uint64_t ticks;                 // timer interrupts since boot
 boot_options bootopt;
 
-[[noreturn]] void schedule();
-[[noreturn]] void run(proc* p);
-[[noreturn]] static void finish(int status);
 static void processes_start(const char* procs);
+[[noreturn]] static void finish(int status);
 
 
 // ---- 1. Start ----
@@ -23,25 +45,64 @@ static void processes_start(const char* procs);
 void kernel_start() {
     hardware_init();            // segments, interrupts, syscall MSRs
     console_clear();
-    kernel_pagetable_init();    // identity map; kernel pages not PTE_U
+    kernel_pagetable_init();    // identity map, with kernel_page_perm() below
     integrity_record();         // fingerprint kernel text for the summary
     read_boot_options(bootopt);
     log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s\n", bootopt.procs, bootopt.hz,
                bootopt.headless ? " headless" : "");
     processes_start(bootopt.procs);
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
-    watchdog_init();            // and a few NMIs that `cli` cannot stop
+    watchdog_init(bootopt.hz);  // and 100 NMIs a second, which `cli` cannot stop
     schedule();
+}
+
+// The permissions of physical page `pa` in the kernel's identity map, which
+// every process page table copies.
+uint64_t kernel_page_perm(uintptr_t pa) {
+    if (pa == 0) {
+        return 0;                       // null pointers fault, even in the kernel
+    }
+    // Exercise 4 (kernel pages without PTE_U)
+    uintptr_t text = reinterpret_cast<uintptr_t>(kernel_text_start);
+    uintptr_t rodata_end = reinterpret_cast<uintptr_t>(kernel_rodata_end);
+    if (pa == CONSOLE_ADDR) {
+        return PTE_PWU;                 // processes print here directly
+    } else if (pa >= text && pa < rodata_end) {
+        return PTE_P;                   // kernel code and constants: read-only
+    } else {
+        return PTE_P | PTE_W;           // the rest: the kernel's alone
+    }
+    // End of exercise 4
 }
 
 
 // ---- 2. Processes ----
 
-// (Re)starts process `p` from its program: a fresh page table, a fresh
-// copy of the program, registers as if process_main were just called with
-// (arg, life). Returns false if it could not be loaded.
+// The registers a process may hold when it runs, whatever it did to them:
+// 64-bit code and stack segments at CPL 3, and of %rflags only the
+// arithmetic, direction and single-step flags (FL_USER_MASK), with
+// interrupts on. Loading and resuming a process both come through here.
+static void set_user_mode(regstate& regs) {
+    regs.reg_cs = SEGSEL_APP_CODE | 3;
+    regs.reg_ss = SEGSEL_APP_DATA | 3;
+    // Exercise 2 (processes at IOPL 0)
+    regs.reg_rflags = (regs.reg_rflags & FL_USER_MASK) | FL_IF;
+    // End of exercise 2
+}
+
+// The page table process `p` runs on.
+static x86_64_pagetable* process_pagetable(proc* p) {
+    // Exercise 8 (a page table per process)
+    return proc_pagetable_create();
+    // End of exercise 8
+}
+
+// (Re)starts process `p` from its program: its page table, a fresh copy of
+// the program, and the registers process_start (u-lib.cc) expects: %rdi =
+// the PROCS argument, %rsi = how many times it was restarted. Returns false
+// if it could not be loaded.
 static bool process_load(proc* p) {
-    p->pagetable = proc_pagetable_create();
+    p->pagetable = process_pagetable(p);
     if (!p->pagetable) {
         log_printf("proc %d: out of page-table pages\n", p->pid);
         return false;
@@ -52,11 +113,7 @@ static bool process_load(proc* p) {
         p->pagetable = nullptr;
         return false;
     }
-    // CPL 3 code and data segments; interrupts on; IOPL 0, so `cli`, `in`
-    // and `out` fault.
-    p->regs.reg_cs = SEGSEL_APP_CODE | 3;
-    p->regs.reg_ss = SEGSEL_APP_DATA | 3;
-    p->regs.reg_rflags = FL_IF;
+    set_user_mode(p->regs);
     p->regs.reg_rdi = p->arg;
     p->regs.reg_rsi = p->lives;
     ++p->lives;
@@ -111,7 +168,7 @@ static void process_free(proc* p, procstate_t state) {
 
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
 // process is started again from its program, up to N times.
-static void process_kill(proc* p, const char* reason) {
+void process_kill(proc* p, const char* reason) {
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
@@ -146,41 +203,12 @@ static const char* const exception_names[32] = {
     "exception 28", "exception 29", "exception 30", "exception 31"
 };
 
-// Whether the kernel was entered from a process. The kernel runs only with
-// %cs = SEGSEL_KERN_CODE and never in virtual-8086 mode; a process's %cs
-// can be anything under QEMU's emulator (see k-exception.S).
+// Whether the kernel was entered from a process: the low two bits of the
+// saved %cs are the privilege level the processor was running at, 0 for
+// the kernel and 3 for a process (or, under QEMU, virtual-8086 mode: see
+// k-quirks.cc).
 static bool entered_from_process(const regstate* regs) {
-    return regs->reg_cs != SEGSEL_KERN_CODE || (regs->reg_rflags & FL_VM);
-}
-
-// The vector N of the `int $N` that raised fault `regs` at a closed IDT
-// gate. The error code names it in bits 3-15, but QEMU's emulator before
-// version 8.0 puts 2N there in 64-bit mode (QEMU issue 1382), so when the
-// process can read its own instruction, the kernel reads N from it (0xCD N,
-// after any prefixes; `into`, 0xCE, is vector 4). In virtual-8086 mode (see
-// p-eve-vm86.cc) the instruction is at linear address %cs * 16 + %ip.
-static uint64_t int_vector(const regstate* regs) {
-    uintptr_t rip = regs->reg_rip;
-    if (regs->reg_rflags & FL_VM) {
-        rip = ((regs->reg_cs & 0xFFFF) << 4) + (rip & 0xFFFF);
-    }
-    bool user = entered_from_process(regs);
-    for (int n = 0; n != 15 && user && user_range_ok(current->pagetable, rip, 2, false);
-         ++n, ++rip) {
-        uint8_t b = *reinterpret_cast<const uint8_t*>(rip);
-        if (b == 0xCD) {
-            return *reinterpret_cast<const uint8_t*>(rip + 1);
-        } else if (b == 0xCE) {
-            return INT_OF;
-        }
-        bool prefix = (b >= 0x40 && b <= 0x4F) || b == 0x66 || b == 0x67 || b == 0xF0
-            || b == 0xF2 || b == 0xF3 || b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E
-            || b == 0x64 || b == 0x65;
-        if (!prefix) {
-            break;
-        }
-    }
-    return regs->reg_errcode >> 3;
+    return (regs->reg_cs & 3) == 3 || entered_from_vm86(regs);
 }
 
 // Describes the fault in `regs`: its name, and what the processor said.
@@ -195,7 +223,7 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
                  regs->reg_rip);
     } else if (err != 0 && (err & 2)) {
         // The error code names an IDT entry: an `int $N` at a closed gate.
-        uint64_t vector = int_vector(regs);
+        uint64_t vector = quirk_int_vector(regs);
         snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
                  name, vector, vector, regs->reg_rip);
     } else if (err != 0) {
@@ -205,38 +233,6 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
     } else {
         snprintf(buf, size, "%s, rip=0x%lx", name, regs->reg_rip);
     }
-}
-
-// The processor blocks further NMIs until the next `iretq`; run() makes
-// sure one comes.
-static bool nmi_blocked;
-
-// The watchdog's NMI (k-hardware.cc). A process found with interrupts off
-// (possible only through an emulator quirk: see p-eve-v86cli.cc) is killed;
-// otherwise nothing happens.
-static void watchdog(regstate* regs, bool from_process) {
-    if (!from_process) {
-        return;                 // the kernel's own iretq unblocks NMIs
-    }
-    nmi_blocked = true;
-    if (!(regs->reg_rflags & FL_IF) || (regs->reg_rflags & (FL_IOPL_MASK | FL_VM))) {
-        char why[PROC_REASON_SIZE];
-        snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
-                 regs->reg_rflags, regs->reg_cs, regs->reg_rip);
-        process_kill(current, why);
-        // The timer's interrupt has been waiting all the while she held
-        // interrupts off. Left pending, it would strike the next process at
-        // its first instruction, charge it the tick and hand the CPU to her
-        // next life (RESPAWN), which turns interrupts off again at once:
-        // Alice would never run (p-eve-v86respawn.cc). Take it here, in
-        // the kernel, and restart the timer, so the next process gets a
-        // whole tick. (That interrupt's `iretq` unblocks NMIs, and the next
-        // one reuses the NMI stack: `regs`, on it, is not used after this.)
-        timer_restart();
-        asm volatile("sti; nop; cli" : : : "memory");
-        schedule();
-    }
-    run(current);
 }
 
 // Work done on every timer tick, whoever was running.
@@ -275,10 +271,12 @@ void exception(regstate* regs) {
             ++current->ticks;
         }
         timer_tick();
-        if (from_process) {
-            schedule();         // preempt: the next process gets the CPU
+        if (!from_process) {
+            return;             // the idle loop was interrupted
         }
-        return;                 // the idle loop was interrupted
+        // Exercise 1 (timer preemption)
+        schedule();             // preempt: the next process gets the CPU
+        // End of exercise 1
     }
     if (intno == INT_NMI) {
         watchdog(regs, from_process);
@@ -295,13 +293,13 @@ void exception(regstate* regs) {
 
     char why[PROC_REASON_SIZE];
     describe_fault(regs, why, sizeof(why));
+    // Exercise 3 (a fault kills only the process)
     if (!from_process) {
-        // A fault in the kernel is a kernel bug.
-        panic_at(regs, "kernel %s", why);
+        panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug
     }
-    // A fault in a process kills that process only.
     process_kill(current, why);
     schedule();
+    // End of exercise 3
 }
 
 
@@ -312,28 +310,35 @@ void exception(regstate* regs) {
 // that value in %rax; calls that switch processes do not return.
 
 static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
+    // Exercise 5 (sys_getsysname checks its buffer)
     // The kernel may write anywhere; the process may not. Write only if the
     // process itself could write every byte.
     if (!user_range_ok(p->pagetable, buf, sizeof(SYSNAME), true)) {
         return -1;
     }
+    // End of exercise 5
     memcpy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
     return 0;
 }
 
 static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
+    // Exercise 6 (sys_page_alloc checks its address)
     // Only a page-aligned address in the caller's own slot: never kernel
     // memory (below PROC_START_ADDR), never another process's.
     if (addr % PAGESIZE != 0 || addr < PROC_START_ADDR
         || addr < proc_slot_start(p->pid) || addr >= proc_slot_end(p->pid)) {
         return -1;
     }
-    vmiter it(p->pagetable, addr);
+    // End of exercise 6
+    vmiter it(p->pagetable, round_down(addr, PAGESIZE));
     if (it.user()) {
-        return 0;               // already the caller's: leave its contents
+        return 0;               // already the caller's: leave it as it is
     }
-    memset(reinterpret_cast<void*>(addr), 0, PAGESIZE);
-    return it.map(addr, PTE_PWU) < 0 ? -1 : 0;
+    if (it.map(it.va(), PTE_PWU) < 0) {
+        return -1;
+    }
+    memset(reinterpret_cast<void*>(it.va()), 0, PAGESIZE);
+    return 0;
 }
 
 [[noreturn]] static void syscall_panic(proc* p, uintptr_t msg) {
@@ -353,8 +358,10 @@ static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     } else {
         snprintf(why, sizeof(why), "sys_panic: %s", text);
     }
+    // Exercise 7 (sys_panic kills only the caller)
     process_kill(p, why);
     schedule();
+    // End of exercise 7
 }
 
 uint64_t syscall(regstate* regs) {
@@ -418,13 +425,11 @@ void run(proc* p) {
         current = p;
         set_kernel_stack_for(p);    // its next entry saves into p->regs
     }
-    // Whatever %rflags held, the process gets IOPL 0 and interrupts on,
-    // and whatever segments it reached (see k-exception.S), it resumes in
-    // 64-bit mode at CPL 3: `iretq` to anything else would fault in the
-    // kernel.
-    p->regs.reg_rflags = (p->regs.reg_rflags & FL_USER_MASK) | FL_IF;
-    p->regs.reg_cs = SEGSEL_APP_CODE | 3;
-    p->regs.reg_ss = SEGSEL_APP_DATA | 3;
+    set_user_mode(p->regs);
+    // `sysretq` is the quicker way back, but only for a process that came
+    // in through `syscall` (it restores %rip from %rcx and %rflags from
+    // %r11, which `syscall` destroyed), and not while NMIs are blocked:
+    // only `iretq` unblocks them.
     if (p->regs.reg_intno == INT_SYSCALL && !nmi_blocked) {
         return_to_process_sysret(p);
     }

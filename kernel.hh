@@ -7,33 +7,34 @@
 #include "x86-64.h"
 
 // Every way into the kernel (system call, exception, interrupt) saves the
-// process's registers in this one layout. k-exception.S builds it by pushing,
-// so the fields run from the last push (reg_rax) to the first (reg_ss), and
-// the last five are exactly the frame `iretq` pops.
+// process's registers in this one layout, at these byte offsets (the
+// assembly in k-exception.S uses them through obj/k-asm.h). k-exception.S
+// builds it by pushing, so the fields run from the last push (reg_rax) to
+// the first (reg_ss), and the last five are exactly the frame `iretq` pops.
 struct regstate {
-    uint64_t reg_rax;
-    uint64_t reg_rcx;
-    uint64_t reg_rdx;
-    uint64_t reg_rbx;
-    uint64_t reg_rbp;
-    uint64_t reg_rsi;
-    uint64_t reg_rdi;
-    uint64_t reg_r8;
-    uint64_t reg_r9;
-    uint64_t reg_r10;
-    uint64_t reg_r11;
-    uint64_t reg_r12;
-    uint64_t reg_r13;
-    uint64_t reg_r14;
-    uint64_t reg_r15;
-    uint64_t reg_intno;     // vector number, or INT_SYSCALL
-    uint64_t reg_errcode;   // the processor's error code, or 0
-    uint64_t reg_rip;       // ---- the interrupt frame ----
-    uint64_t reg_cs;
-    uint64_t reg_rflags;
-    uint64_t reg_rsp;
-    uint64_t reg_ss;
-};
+    uint64_t reg_rax;       // 0x00  system call number in, result out
+    uint64_t reg_rcx;       // 0x08  (`syscall` puts the return %rip here)
+    uint64_t reg_rdx;       // 0x10
+    uint64_t reg_rbx;       // 0x18
+    uint64_t reg_rbp;       // 0x20
+    uint64_t reg_rsi;       // 0x28
+    uint64_t reg_rdi;       // 0x30  first system call argument
+    uint64_t reg_r8;        // 0x38
+    uint64_t reg_r9;        // 0x40
+    uint64_t reg_r10;       // 0x48
+    uint64_t reg_r11;       // 0x50  (`syscall` puts the process's %rflags here)
+    uint64_t reg_r12;       // 0x58
+    uint64_t reg_r13;       // 0x60
+    uint64_t reg_r14;       // 0x68
+    uint64_t reg_r15;       // 0x70
+    uint64_t reg_intno;     // 0x78  vector number, or INT_SYSCALL
+    uint64_t reg_errcode;   // 0x80  the processor's error code, or 0
+    uint64_t reg_rip;       // 0x88  ---- the interrupt frame ----
+    uint64_t reg_cs;        // 0x90  low two bits: the privilege level it ran at
+    uint64_t reg_rflags;    // 0x98
+    uint64_t reg_rsp;       // 0xA0
+    uint64_t reg_ss;        // 0xA8
+};                          // 0xB0 bytes
 
 enum procstate_t {
     P_FREE = 0,     // slot unused
@@ -49,7 +50,7 @@ enum procstate_t {
 // processor aligns %rsp down to 16 before pushing an interrupt frame, so the
 // frame lands exactly at the end of regs only if that end is aligned.
 struct alignas(16) proc {
-    // k-exception.S knows the offsets of the first four fields.
+    // k-exception.S uses the offsets of `pagetable` and `regs`.
     x86_64_pagetable* pagetable;    // this process's page table
     int pid;                        // process ID (= slot number)
     procstate_t state;
@@ -79,6 +80,12 @@ struct boot_options {
 };
 extern boot_options bootopt;
 
+// kernel.cc
+[[noreturn]] void schedule();           // runs the next runnable process
+[[noreturn]] void run(proc* p);         // returns to process p
+void process_kill(proc* p, const char* reason);
+uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
+
 // Entry points from k-exception.S.
 extern "C" void kernel_start();
 extern "C" void exception(regstate* regs);
@@ -88,6 +95,7 @@ extern "C" uint64_t syscall(regstate* regs);
 extern "C" [[noreturn]] void return_to_process_iret(proc* p);
 extern "C" [[noreturn]] void return_to_process_sysret(proc* p);
 extern "C" void syscall_entry();
+extern "C" void syscall_entry_compat();     // k-quirks.cc
 extern "C" char kernel_text_start[], kernel_text_end[];
 extern "C" char kernel_rodata_start[], kernel_rodata_end[];
 extern "C" char kernel_end[];
@@ -102,8 +110,7 @@ void console_show_cursor();
 int keyboard_poll();                    // -1 if no key; 'q', 3 (Ctrl-C), ...
 [[noreturn]] void poweroff(int status);
 uintptr_t lapic_page();                 // physical address of the local APIC
-uintptr_t ioapic_page();                // and of the I/O APIC
-void watchdog_init();                   // NMIs that `cli` cannot stop
+uint32_t lapic_id();
 void read_boot_options(boot_options& opt);
 int disk_read(uint32_t sector, void* buf, size_t nsectors);
 
@@ -120,6 +127,18 @@ void log_vprintf(const char* format, va_list ap);
     __attribute__((format(printf, 2, 3)));
 // kernel.cc: what happens after a panic message (summary, wait for 'q').
 [[noreturn]] void panic_stop();
+
+// ---- k-watchdog.cc: NMIs that `cli` cannot stop ----
+uintptr_t ioapic_page();                // physical address of the I/O APIC
+void watchdog_init(unsigned timer_hz);
+void watchdog_stop();                   // after a panic: quiet from now on
+void watchdog(regstate* regs, bool from_process);   // on every watchdog NMI
+extern bool nmi_blocked;                // until the next iretq
+
+// ---- k-quirks.cc: defenses against QEMU-only behaviour ----
+bool entered_from_vm86(const regstate* regs);
+void quirk_stop_vm86_escapee(regstate* regs);
+uint64_t quirk_int_vector(const regstate* regs);
 
 // ---- k-loader.cc ----
 // Loads program `name` into process slot `p->pid`. Returns 0 or a negative

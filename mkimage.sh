@@ -6,15 +6,21 @@
 # Written to start few processes: it runs on every rebuild.
 set -euo pipefail
 
-DIR_SECTOR=1024             # PROGRAM_DIR_SECTOR in k-ata.hh
-DIR_SECTORS=8               # PROGRAM_DIR_SECTORS
-DIR_ENTRY=64                # sizeof(program_dir_entry)
-MAGIC="WeensyOS programs"   # PROGRAM_DIR_MAGIC
+# The disk layout, as the build generated it from k-ata.hh (k-asmdefs.cc).
+asm_h="$(dirname "$0")/obj/k-asm.h"
+define() { sed -n "s/^#define $1 //p" "$asm_h"; }
+DIR_SECTOR=$(define PROGRAM_DIR_SECTOR)
+DIR_SECTORS=$(define PROGRAM_DIR_SECTORS)
+DIR_ENTRY=$(define PROGRAM_DIR_ENTRY_SIZE)
+NAME_SIZE=$(define PROGRAM_NAME_SIZE)
+MAGIC=$(define PROGRAM_DIR_MAGIC)
+MAGIC=${MAGIC//\"/}
 
 image=$1 bootsector=$2 kernel=$3
 shift 3
 tmp="$image.$$"
 fail() { echo "mkimage.sh: $*" >&2; rm -f "$tmp"; exit 1; }
+[ -n "$DIR_SECTOR" ] && [ -n "$MAGIC" ] || fail "$asm_h lacks the disk layout: run make"
 
 # Every file's size, from one stat.
 mapfile -t sizes < <(stat -c %s "$bootsector" "$kernel" "$@")
@@ -33,15 +39,16 @@ le32() {
         $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
     dir+=$b
 }
-# entry NAME SECTOR SIZE: a 64-byte directory entry: name[48], sector,
-# size, 8 reserved bytes.
+# entry NAME SECTOR SIZE: a directory entry (struct program_dir_entry):
+# name[NAME_SIZE], sector, size, reserved bytes.
 entry() {
     local pad
-    printf -v pad '%*s' $((48 - ${#1})) ''
+    printf -v pad '%*s' $((NAME_SIZE - ${#1})) ''
     dir+="$1${pad// /\\x00}"
     le32 "$2"
     le32 "$3"
-    dir+='\x00\x00\x00\x00\x00\x00\x00\x00'
+    printf -v pad '%*s' $((DIR_ENTRY - NAME_SIZE - 8)) ''
+    dir+=${pad// /\\x00}
 }
 
 # The directory: each program starts on a sector boundary after it.
@@ -52,7 +59,7 @@ for p in "$@"; do
     name=${p##*/}
     name=${name%.elf}
     name=${name#p-}
-    [ ${#name} -lt 48 ] || fail "program name too long: $name"
+    [ ${#name} -lt "$NAME_SIZE" ] || fail "program name too long: $name"
     entry "$name" "$sector" "${sizes[i]}"
     sector=$((sector + (sizes[i] + 511) / 512))
     i=$((i + 1))

@@ -156,6 +156,9 @@ struct __attribute__((packed)) x86_64_pseudodescriptor {
 #define PFERR_USER      0x4     // CPL 3
 #define PFERR_FETCH     0x10    // instruction fetch
 
+// ---- The 8254 programmable interval timer ----
+#define PIT_HZ      1193182     // its input clock: 1.193182 MHz on every PC
+
 // ---- Instructions ----
 inline uint8_t inb(uint16_t port) {
     uint8_t v;
