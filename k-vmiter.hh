@@ -22,7 +22,6 @@ class vmiter {
 
     // Moves to another address.
     vmiter& find(uintptr_t va);
-    vmiter& operator+=(intptr_t delta) { return find(va_ + delta); }
     // Moves to the start of the next page.
     vmiter& next_page() { return find((va_ | (PAGESIZE - 1)) + 1); }
 

@@ -121,10 +121,6 @@ int disk_read(uint32_t sector, void* buf, size_t nsectors);
 void log_printf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_vprintf(const char* format, va_list ap);
 
-// Prints a panic message with a backtrace, then stops the machine.
-[[noreturn]] void panic(const char* format, ...) __attribute__((format(printf, 1, 2)));
-[[noreturn]] void panic_at(const regstate* regs, const char* format, ...)
-    __attribute__((format(printf, 2, 3)));
 // kernel.cc: what happens after a panic message (summary, wait for 'q').
 [[noreturn]] void panic_stop();
 
@@ -145,6 +141,13 @@ uint64_t quirk_int_vector(const regstate* regs);
 // error, having printed why.
 int program_load(proc* p, const char* name);
 void program_list(char* buf, size_t size);
+bool kernel_image_read(uint64_t offset, void* dst, size_t size);
+
+// ---- k-panic.cc ----
+// Prints a panic message with a backtrace, then stops the machine.
+[[noreturn]] void panic(const char* format, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void panic_at(const regstate* regs, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
 // Names the kernel function containing `addr` (from the kernel's symbol
 // table on the disk). Returns false if none.
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);

@@ -69,26 +69,12 @@ size_t strnlen(const char* s, size_t maxlen) {
 }
 
 int strcmp(const char* a, const char* b) {
-    return strncmp(a, b, (size_t) -1);
-}
-
-int strncmp(const char* a, const char* b, size_t n) {
-    for (size_t i = 0; i != n; ++i) {
-        unsigned char x = a[i], y = b[i];
+    for (;; ++a, ++b) {
+        unsigned char x = *a, y = *b;
         if (x != y || x == '\0') {
             return x < y ? -1 : (x > y ? 1 : 0);
         }
     }
-    return 0;
-}
-
-char* strchr(const char* s, int c) {
-    for (; *s != (char) c; ++s) {
-        if (*s == '\0') {
-            return nullptr;
-        }
-    }
-    return const_cast<char*>(s);
 }
 }
 

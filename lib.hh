@@ -42,15 +42,12 @@ int memcmp(const void* a, const void* b, size_t n);
 size_t strlen(const char* s);
 size_t strnlen(const char* s, size_t maxlen);
 int strcmp(const char* a, const char* b);
-int strncmp(const char* a, const char* b, size_t n);
-char* strchr(const char* s, int c);
 }
 unsigned long strtoul(const char* s, const char** end, int base);
 
 template <typename T> constexpr T min(T a, T b) { return a < b ? a : b; }
 template <typename T> constexpr T max(T a, T b) { return a < b ? b : a; }
 template <typename T> constexpr T round_down(T x, uint64_t m) { return x - x % m; }
-template <typename T> constexpr T round_up(T x, uint64_t m) { return round_down(x + m - 1, m); }
 #define arraysize(a) (sizeof(a) / sizeof((a)[0]))
 
 // Pseudo-random numbers (xorshift64*): deterministic from a seed.
