@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""tool.py: makes the student handout and the lecture's "before" kernels
+from the finished kernel, so that neither can drift from the solutions.
+
+    python3 exercises/tool.py handout DIR        the student tree, in DIR
+    python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
+                                                 K and later replaced by the
+                                                 lecture's starting code
+
+A solution is the code between `// Exercise N (title)` and
+`// End of exercise N` (see catalog.py); both lines stay, so the student
+knows where to work and the grader can still find the places.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from catalog import EXERCISES, by_number  # noqa: E402
+
+# Written into every handout; its presence says "this tree is a handout".
+HANDOUT_STAMP = 'exercises/handout.txt'
+# What a handout leaves out of the full tree: the test suite and its
+# hostile programs (which test the solutions), CI, and the instructors'
+# README (the handout gets its own).
+HANDOUT_OMITS = ('tests/', '.ci/', 'README.md')
+
+
+class ToolError(Exception):
+    pass
+
+
+def regions(text, path):
+    """{exercise number: (first line index, last line index)} of the marker
+    pairs in `text`, checked to be well formed."""
+    lines = text.split('\n')
+    found = {}
+    open_n = None
+    for i, line in enumerate(lines):
+        m = re.match(r'^\s*// Exercise (\d+) \((.*)\)\s*$', line)
+        if m:
+            if open_n is not None:
+                raise ToolError(f'{path}:{i + 1}: exercise {m.group(1)} starts inside '
+                                f'exercise {open_n}')
+            open_n = int(m.group(1))
+            start = i
+            continue
+        m = re.match(r'^\s*// End of exercise (\d+)\s*$', line)
+        if m:
+            if open_n != int(m.group(1)):
+                raise ToolError(f'{path}:{i + 1}: "End of exercise {m.group(1)}" '
+                                f'without its start')
+            found[open_n] = (start, i)
+            open_n = None
+    if open_n is not None:
+        raise ToolError(f'{path}: exercise {open_n} has no "End of exercise {open_n}"')
+    return found
+
+
+def starting_code(ex, indent):
+    """The TODO comment and the lecture's starting code for `ex`."""
+    attack = ex.attacks[0]
+    out = [f'{indent}// TODO: ' + ex.todo.split('\n')[0]]
+    out += [f'{indent}// {line}' for line in ex.todo.split('\n')[1:]]
+    out.append(f'{indent}//   Lecture: {ex.idea}.')
+    if ex.number <= 8:
+        out.append(f'{indent}//   Try it: make run-{attack} (without the defense: {ex.before}).')
+    else:
+        out.append(f'{indent}//   Try it: make run-before-{attack} (the kernel before exercise 8).')
+    out.append(f'{indent}//   Check it: make grade')
+    if ex.start:
+        out += [indent + line for line in ex.start.split('\n')]
+    return out
+
+
+def replace(text, path, numbers):
+    """`text` with the solutions of exercises `numbers` replaced."""
+    lines = text.split('\n')
+    spans = regions(text, path)
+    for n in sorted((n for n in spans if n in numbers), reverse=True):
+        first, last = spans[n]
+        indent = re.match(r'^(\s*)', lines[first]).group(1)
+        lines[first + 1:last] = starting_code(by_number(n), indent)
+    return '\n'.join(lines)
+
+
+def solution_lines(root):
+    """Every solution line in the tree at `root` that a handout must not
+    contain: lines of solutions that appear nowhere outside a solution."""
+    inside, outside = set(), set()
+    for ex_file in sorted({e.file for e in EXERCISES}):
+        path = os.path.join(root, ex_file)
+        text = open(path).read()
+        lines = text.split('\n')
+        spans = regions(text, ex_file)
+        in_span = set()
+        for first, last in spans.values():
+            in_span.update(range(first + 1, last))
+        for i, line in enumerate(lines):
+            key = line.strip()
+            if key and not key.startswith('//'):
+                (inside if i in in_span else outside).add(key)
+    return inside - outside
+
+
+def tracked_files(root):
+    """The files of the tree at `root`: git's list where there is one."""
+    try:
+        out = subprocess.run(['git', 'ls-files', '-z'], cwd=root, check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+        return [f for f in out.decode().split('\0') if f]
+    except (OSError, subprocess.CalledProcessError):
+        files = []
+        for d, dirs, names in os.walk(root):
+            dirs[:] = [x for x in dirs if x not in ('.git', 'obj')]
+            files += [os.path.relpath(os.path.join(d, n), root) for n in names]
+        return files
+
+
+def handout(dest):
+    if os.path.exists(os.path.join(ROOT, HANDOUT_STAMP)):
+        raise ToolError('this tree is itself a handout: make the handout from the full tree')
+    if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
+        raise ToolError(f'{dest} exists and is not an empty folder: '
+                        'choose a new path (make handout DIR=path)')
+    numbers = {e.number for e in EXERCISES}
+    ex_files = {e.file for e in EXERCISES}
+    os.makedirs(dest, exist_ok=True)
+    for f in tracked_files(ROOT):
+        if f.startswith(HANDOUT_OMITS) or not os.path.isfile(os.path.join(ROOT, f)):
+            continue
+        target = os.path.join(dest, f)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if f in ex_files:
+            with open(os.path.join(ROOT, f)) as src, open(target, 'w') as out:
+                out.write(replace(src.read(), f, numbers))
+        else:
+            shutil.copy2(os.path.join(ROOT, f), target)
+    with open(os.path.join(dest, 'README.md'), 'w') as out:
+        out.write(handout_readme())
+    with open(os.path.join(dest, HANDOUT_STAMP), 'w') as out:
+        out.write('This tree is a WeensyOS student handout, made by `make handout`.\n'
+                  'Every exercise starts from the lecture\'s starting code; see README.md.\n')
+    leaked = [line for line in solution_lines(ROOT) if handout_contains(dest, line)]
+    if leaked:
+        shutil.rmtree(dest)
+        raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
+    commit(dest)
+
+
+def handout_contains(dest, line):
+    for d, _, names in os.walk(dest):
+        for n in names:
+            try:
+                with open(os.path.join(d, n), errors='replace') as f:
+                    if any(l.strip() == line for l in f):
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def commit(dest):
+    """Makes `dest` a git repository with one commit, so that `git diff`
+    shows the student's own work. Without git, says so and goes on."""
+    git = ['git', '-c', 'user.name=WeensyOS handout', '-c', 'user.email=handout@weensyos.invalid',
+           '-c', 'init.defaultBranch=main']
+    try:
+        for args in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'WeensyOS handout']):
+            subprocess.run(git + args, cwd=dest, check=True, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f'note: the handout is not a git repository ({e})', file=sys.stderr)
+
+
+def handout_readme():
+    with open(os.path.join(HERE, 'handout-README.md')) as f:
+        template = f.read()
+    rows = []
+    for e in EXERCISES:
+        attacks = ', '.join(f'`{a}`' for a in e.attacks)
+        rows.append(f'| {e.number} | {e.title} | `{e.file}` | {attacks} | {e.before} |')
+    return template.replace('{{EXERCISE_TABLE}}', '\n'.join(rows))
+
+
+def before(k, src, out):
+    """Writes `src` with exercises k and later replaced, to `out`."""
+    with open(src) as f:
+        text = f.read()
+    text = replace(text, src, {e.number for e in EXERCISES if e.number >= k})
+    tmp = out + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, out)
+
+
+def main(argv):
+    try:
+        if len(argv) == 3 and argv[1] == 'handout':
+            handout(argv[2])
+            print(f'wrote the handout to {argv[2]}: cd {argv[2]} && make grade')
+        elif len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
+            before(int(argv[2]), argv[3], argv[4])
+        else:
+            print(__doc__.strip(), file=sys.stderr)
+            return 2
+    except ToolError as e:
+        print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
