@@ -3,6 +3,7 @@ and quits on `q`; `make run-gdb`'s setup lets GDB stop in the kernel and in
 a process, with symbols for both."""
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import tempfile
 import time
 
 import weensy
-from weensy import ROOT, test
+from weensy import ROOT, clean_env, make_command, process_running, settings, test
 
 
 def descendants(pid):
@@ -30,15 +31,6 @@ def descendants(pid):
             found.append(child)
             todo.append(child)
     return found
-
-
-def running(pid):
-    """Whether process `pid` exists and has not ended (a zombie has)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
 
 
 def group_members(pgid):
@@ -72,7 +64,7 @@ class Tmux:
     def __call__(self, *args):
         r = subprocess.run(['tmux', '-L', self.socket, '-f', self.conf, *args],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
-                           timeout=10, env=dict(os.environ, TERM=os.environ.get('TERM', 'xterm')))
+                           timeout=10, env=dict(clean_env(), TERM=os.environ.get('TERM', 'xterm')))
         self.t.check(r.returncode == 0, f'tmux {" ".join(args)} failed: {r.stdout.strip()}')
         return r.stdout
 
@@ -105,7 +97,7 @@ def _(t):
             # The pane's shell writes make's exit status to a file when it ends.
             status_file = os.path.join(tmux.confdir, 'status')
             tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
-                 f"make run-console PROCS='alice eve'; echo $? > {status_file}")
+                 f'{shlex.join(make_command("run-console", PROCS="alice eve"))}; echo $? > {status_file}')
             shell = int(tmux.pane('#{pane_pid}'))
             started.append(shell)
             screen = ''
@@ -129,7 +121,7 @@ def _(t):
             t.check(status() == '0', f'make run-console exited with status {status()} after q')
 
             def alive():
-                return [p for p in started if running(p)]
+                return [p for p in started if process_running(p)]
             t.check(wait_for(lambda: not alive(), 5),
                     f'processes of the run are still alive 5 s after q: {alive()}')
     finally:
@@ -148,7 +140,7 @@ def _(t):
     port = 20000 + os.getpid() % 10000
     # Eve is pid 1, so the first system call is hers and Alice (pid 2, in
     # slot 2) has yet to start when the breakpoint on process_main is set.
-    env = dict(os.environ, PROCS='eve alice', GDBPORT=str(port), QEMUEXTRA='')
+    env = clean_env(settings(PROCS='eve alice', GDBPORT=port))
     commands = ['break syscall', 'continue', 'bt', 'print current->pid',
                 'break process_main', 'continue', 'bt', 'info symbol $pc']
     argv = [os.path.join(ROOT, 'run-qemu'), 'gdb', '-batch']

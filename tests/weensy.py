@@ -18,6 +18,7 @@ Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -215,6 +216,18 @@ def run(cmd, cwd=ROOT, timeout=120, run_settings=None):
     r = subprocess.run(cmd, cwd=cwd, env=clean_env(run_settings), stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, errors='replace', timeout=timeout)
     return r.returncode, r.stdout, time.monotonic() - started
+
+
+def copy_sources(dest):
+    """Copies into `dest` the files a fresh clone would have, new files not
+    yet added (untracked but not ignored), and the local settings
+    (config.mk), which hold the toolchain a machine needs (CCPREFIX)."""
+    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
+    for name in sorted(set(listed.split('\0')) - {''} | {'config.mk'}):
+        if os.path.isfile(os.path.join(ROOT, name)):
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
 
 
 def process_running(pid):
