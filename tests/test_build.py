@@ -308,7 +308,8 @@ def _(t):
 # ---- Choosing and listing tests ----
 
 @test("make check LIST=1 with ONLY naming a test file in capitals lists exactly that file's "
-      "tests, each with its file, and runs none; run.py --list matches a sentence whatever its case")
+      "tests, each with its file, and runs none; run.py --list matches a sentence whatever "
+      "its case")
 def _(t):
     keys = [f'{x.file}: {x.sentence}' for x in weensy.TESTS if x.file == 'test_keys.py']
     t.check(len(keys) >= 2, f'test_keys.py registered {len(keys)} tests')

@@ -5,7 +5,7 @@ import re
 import socket
 import threading
 import time
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Union
 
 import weensy
 from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,

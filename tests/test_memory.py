@@ -13,7 +13,8 @@ def _(t):
     b = t.boot('alice eve', ticks=20)
     mm = b.memory_map()
     pages = MEMSIZE_PHYSICAL // PAGESIZE
-    t.check(len(mm) == pages, f'memory map has {len(mm)} pages, expected {pages} (MEMSIZE_PHYSICAL)')
+    t.check(len(mm) == pages,
+            f'memory map has {len(mm)} pages, expected {pages} (MEMSIZE_PHYSICAL)')
     t.check(mm[0] == '.', 'page 0 is not free')
     t.check(mm[KERNEL_START_ADDR] == 'K', f'no kernel page at 0x{KERNEL_START_ADDR:x}')
     t.check(mm[CONSOLE_ADDR] == 'C', f'the console page is not at 0x{CONSOLE_ADDR:x}')

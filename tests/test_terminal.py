@@ -96,8 +96,9 @@ def _(t):
         with weensy.qemu_slots:
             # The pane's shell writes make's exit status to a file when it ends.
             status_file = os.path.join(tmux.confdir, 'status')
+            make = shlex.join(make_command('run-console', PROCS='alice eve'))
             tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
-                 f'{shlex.join(make_command("run-console", PROCS="alice eve"))}; echo $? > {status_file}')
+                 f'{make}; echo $? > {status_file}')
             shell = int(tmux.pane('#{pane_pid}'))
             started.append(shell)
             screen = ''

@@ -497,7 +497,8 @@ class T:
         a = b.console_numbers('Alice')
         self.check(a and a == list(range(a[0], a[0] + len(a))),
                    f"Alice's numbers are not consecutive: {a}")
-        self.check(max(a) >= at_least, f'Alice reached only #{max(a)}, expected #{at_least} or more')
+        self.check(max(a) >= at_least,
+                   f'Alice reached only #{max(a)}, expected #{at_least} or more')
         expected = alice.syscalls // CALLS_PER_LINE
         self.check(abs(max(a) - expected) <= 1,
                    f"Alice's last line on screen is #{max(a)}, but her {alice.syscalls} "
