@@ -11,20 +11,14 @@ import tempfile
 import time
 
 import weensy
-from weensy import ROOT, clean_env, make_command, process_running, settings, test
+from weensy import ROOT, clean_env, make_command, process_running, processes, settings, test
 
 
 def descendants(pid):
     """Pids of every living descendant of process `pid`."""
     children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
+    for child, (_, parent, _) in processes().items():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -35,17 +29,8 @@ def descendants(pid):
 
 def group_members(pgid):
     """Pids of living processes in process group `pgid`."""
-    members = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-                if fields[0] != 'Z' and int(fields[2]) == pgid:
-                    members.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return members
+    return [pid for pid, (state, _, group) in processes().items()
+            if state != 'Z' and group == pgid]
 
 
 class Tmux:

@@ -230,13 +230,31 @@ def copy_sources(dest):
             shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
 
 
-def process_running(pid):
-    """Whether process `pid` exists and has not ended (a zombie has)."""
+def process_stat(pid):
+    """(state, parent pid, process group) of host process `pid`, from
+    /proc; None once it is gone."""
     try:
         with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
+            fields = f.read().rsplit(')', 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_running(pid):
+    """Whether host process `pid` exists and has not ended (a zombie has)."""
+    stat = process_stat(pid)
+    return stat is not None and stat[0] != 'Z'
+
+
+def processes():
+    """{pid: (state, parent pid, process group)} of every host process."""
+    table = {}
+    for entry in os.listdir('/proc'):
+        stat = process_stat(int(entry)) if entry.isdigit() else None
+        if stat:
+            table[int(entry)] = stat
+    return table
 
 
 # ---- Boots ----
