@@ -21,6 +21,7 @@ def boot_attack(t, procs, ticks=ATTACK_TICKS):
 
 
 def eve_program(procs):
+    """The Eve program among `procs` (the one that is not Alice)."""
     return next(name for name in procs.split() if name != 'alice')
 
 

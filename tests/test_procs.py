@@ -1,4 +1,4 @@
-"""Processes: every program runs alone and in any slot, all four slots work,
+"""Processes: every program runs alone, all four slots work,
 processes that end are reported as such, a run with nothing left to run
 stops early, and HZ sets the timer's rate."""
 import time

@@ -206,6 +206,7 @@ def make_command(*words, **chosen):
 
 
 def describe_settings(run_settings):
+    """The settings as shell assignments: `PROCS='alice eve' TICKS=50 ...`."""
     return ' '.join(f'{k}={shlex.quote(v)}' for k, v in run_settings.items())
 
 
