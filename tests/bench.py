@@ -15,9 +15,8 @@ instruction to its last, and this script times the same stretch as the
 kernel's log lines arrive: `timer: ...` (logged just before the first
 process runs) to `proc 1 exited`.
 
-Then the loop a developer lives in, timed on a copy of the tree (tracked and
-untracked, not ignored, files), so that the checkout others use is left
-alone: a clean build, a rebuild after touching kernel.cc, and the time from
+Then the loop a developer lives in, timed on a copy of the tree
+(weensy.copy_sources), so that the checkout others use is left alone: a clean build, a rebuild after touching kernel.cc, and the time from
 starting QEMU to Alice's first line, and `make check` (CHECK=0 skips it; on the
 copy), which takes a while.
 
@@ -30,56 +29,34 @@ must show it. The figure is the time from starting run-qemu to the summary
 """
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weensy  # noqa: E402
+
 ICOUNT = '-icount shift=0'
 BENCH_LINE = re.compile(r'^bench (\S+) tsc=([\d.]+) net=([\d.]+) pid=(\d+)')
 
 
-class TimedBoot:
-    """A headless boot whose output lines carry their arrival time (seconds
-    since run-qemu was started)."""
-
-    def __init__(self, tree, procs, ticks, qemuextra='', hz=100, timeout=60):
-        env = dict(os.environ, PROCS=procs, TICKS=str(ticks), HZ=str(hz),
-                   TIMEOUT=str(timeout), QEMUEXTRA=qemuextra)
-        start = time.monotonic()
-        proc = subprocess.Popen([os.path.join(tree, 'run-qemu'), 'headless'], cwd=tree,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, errors='replace')
-        self.lines = []
-        for line in proc.stdout:
-            self.lines.append((time.monotonic() - start, line.rstrip('\n')))
-        self.stderr = proc.stderr.read()
-        self.status = proc.wait()
-        self.seconds = time.monotonic() - start
-        if self.status != 0:
-            sys.exit(f'bench: PROCS="{procs}" {qemuextra}: run-qemu exited {self.status}\n'
-                     + self.stderr + '\n'.join(l for _, l in self.lines[-30:]))
-
-    def when(self, prefix):
-        """Arrival time of the first line starting with `prefix`."""
-        return next(t for t, l in self.lines if l.startswith(prefix))
-
-    def console(self):
-        # Exactly the screen's rows: a process can write 'end-summary' there.
-        text = [l for _, l in self.lines]
-        start = text.index('console:') + 1
-        return text[start:start + 25]          # CONSOLE_ROWS
+def timed_boot(procs, ticks, qemuextra='', tree=weensy.ROOT):
+    """Boots `tree` headless (weensy.boot: every run setting its own, none
+    from the environment or config.mk); each output line carries its
+    arrival time. Stops the benchmark if the boot fails."""
+    b = weensy.boot(procs, ticks, tree=tree, timeout=60, qemuextra=qemuextra)
+    if b.status != 0 or b.ticks is None:
+        sys.exit('bench: a boot failed\n' + b.describe(tail=30))
+    return b
 
 
 def bench_boot(procs, qemuextra):
     """Runs p-bench; returns {name: (tsc, net)} (the least over processes
     for `switch`), the timer line's fields, and the counter frequency."""
-    b = TimedBoot(ROOT, procs, ticks=100000, qemuextra=qemuextra)
+    b = timed_boot(procs, ticks=100000, qemuextra=qemuextra)
     figures, timer, life = {}, {}, None
-    for line in b.console():
+    for line in b.console:
         m = BENCH_LINE.match(line)
         if m:
             tsc, net = float(m.group(2)), float(m.group(3))
@@ -91,30 +68,18 @@ def bench_boot(procs, qemuextra):
         if m:
             life = int(m.group(1))
     if life is None:
-        sys.exit(f'bench: PROCS="{procs}": no result on the console:\n' + '\n'.join(b.console()))
+        sys.exit(f'bench: PROCS="{procs}": no result on the console:\n' + '\n'.join(b.console))
     hz = life / (b.when('proc 1 exited') - b.when('timer:'))
     return figures, timer, hz
 
 
-def copy_tree(dst):
-    """Copies the tracked and the untracked-but-not-ignored files."""
-    out = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
-                         cwd=ROOT, stdout=subprocess.PIPE, check=True).stdout
-    for name in sorted(set(out.decode().split('\0')) - {''}):
-        src = os.path.join(ROOT, name)
-        if os.path.isfile(src):
-            os.makedirs(os.path.dirname(os.path.join(dst, name)), exist_ok=True)
-            shutil.copy2(src, os.path.join(dst, name))
-
-
 def timed(cmd, cwd, must_pass=True):
-    start = time.monotonic()
-    r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       errors='replace')
-    seconds = time.monotonic() - start
-    if r.returncode != 0 and must_pass:
-        sys.exit(f'bench: {" ".join(cmd)} failed:\n{r.stdout}')
-    return seconds, r.stdout
+    """Runs `cmd` (weensy.run: a clean environment); returns its seconds
+    and output."""
+    status, out, seconds = weensy.run(cmd, cwd, timeout=None)
+    if status != 0 and must_pass:
+        sys.exit(f'bench: {" ".join(cmd)} failed:\n{out}')
+    return seconds, out
 
 
 def fmt(x, digits=1):
@@ -155,14 +120,14 @@ def main():
 
     # ---- The development loop ----
     with tempfile.TemporaryDirectory(prefix='weensyos-bench-') as tree:
-        copy_tree(tree)
-        clean, _ = timed(['make', '-s'], tree)
+        weensy.copy_sources(tree)
+        clean, _ = timed(weensy.make_command('-s'), tree)
         os.utime(os.path.join(tree, 'kernel.cc'))
-        rebuild, _ = timed(['make', '-s'], tree)
+        rebuild, _ = timed(weensy.make_command('-s'), tree)
         ready, alice = [], []
         for _ in range(5):
-            b = TimedBoot(tree, 'alice', ticks=1)
-            if not any("Hi, I'm Alice! #1" in l for l in b.console()):
+            b = timed_boot('alice', ticks=1, tree=tree)
+            if not any("Hi, I'm Alice! #1" in l for l in b.console):
                 sys.exit("bench: Alice's first line is not on the screen at the first tick")
             ready.append(b.when('timer:'))
             alice.append(b.when('summary:'))
@@ -172,7 +137,8 @@ def main():
               f'(target 0.3; median of 5, at most this; kernel ready at '
               f'{statistics.median(ready):.2f} s)')
         if check:
-            seconds, out = timed(['make', '-s', 'check'], tree, must_pass=False)
+            seconds, out = timed(weensy.make_command('-s', 'check', 'ONLY=', 'LIST='), tree,
+                                 must_pass=False)
             print(f'make check:                             {seconds:6.1f} s (target 60; '
                   f'{out.strip().splitlines()[-1]})')
         else:

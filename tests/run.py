@@ -5,7 +5,10 @@ Loads every tests/test_*.py, runs their tests in parallel (at most one QEMU
 per core), prints one line per test, and ends with `N passed, N failed`.
 Exit status 0 exactly when nothing failed.
 
-    python3 tests/run.py [WORD...]   only tests whose name contains a WORD
+    python3 tests/run.py [WORD...]          only the tests whose sentence or
+                                            file name contains a WORD (any case)
+    python3 tests/run.py --list [WORD...]   lists those tests and their files
+                                            instead of running them
 """
 import concurrent.futures
 import glob
@@ -23,41 +26,53 @@ def load_tests():
     here = os.path.dirname(os.path.abspath(__file__))
     for path in sorted(glob.glob(os.path.join(here, 'test_*.py'))):
         name = os.path.splitext(os.path.basename(path))[0]
+        weensy.loading = os.path.basename(path)
         spec = importlib.util.spec_from_file_location(name, path)
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    weensy.loading = None
     return weensy.TESTS
 
 
-def run_one(name, fn):
-    t = weensy.T(name)
+def selected(tests, words):
+    """The tests whose sentence or file name contains one of `words`,
+    ignoring case (all of them if there are no words)."""
+    words = [w.lower() for w in words]
+    return [x for x in tests
+            if not words or any(w in x.sentence.lower() or w in x.file.lower() for w in words)]
+
+
+def run_one(x):
+    t = weensy.T(x.sentence)
     start = time.monotonic()
     try:
-        fn(t)
-        return name, None, time.monotonic() - start
+        x.fn(t)
+        return x.sentence, None, time.monotonic() - start
     except weensy.TestFailure as e:
-        return name, str(e), time.monotonic() - start
+        return x.sentence, str(e), time.monotonic() - start
     except Exception:
-        return name, 'test error:\n' + traceback.format_exc(), time.monotonic() - start
+        return x.sentence, 'test error:\n' + traceback.format_exc(), time.monotonic() - start
 
 
 def main():
-    # Under `make check`, make's own settings would leak into the makes the
-    # tests run (for example "make[2]: Entering directory" lines).
-    for var in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MAKE_TERMOUT', 'MAKE_TERMERR'):
-        os.environ.pop(var, None)
-    words = sys.argv[1:]
-    tests = [(n, f) for n, f in load_tests() if not words or any(w in n for w in words)]
+    args = sys.argv[1:]
+    listing = '--list' in args
+    words = [a for a in args if a != '--list']
+    tests = selected(load_tests(), words)
     if not tests:
         print('no tests match ' + ' '.join(words))
         print('0 passed, 0 failed')
         return 1
+    if listing:
+        for x in tests:
+            print(f'{x.file}: {x.sentence}')
+        return 0
     print(f'running {len(tests)} tests, up to {weensy.CORES} QEMUs at a time', flush=True)
     start = time.monotonic()
     failures = []
     passed = 0
     # More workers than cores: tests wait for a QEMU slot, not a thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=weensy.CORES * 2) as pool:
-        futures = [pool.submit(run_one, n, f) for n, f in tests]
+        futures = [pool.submit(run_one, x) for x in tests]
         for fut in concurrent.futures.as_completed(futures):
             name, error, seconds = fut.result()
             if error is None:

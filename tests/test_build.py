@@ -7,8 +7,10 @@ Everything here runs in temporary copies of the tree, never in the tree
 itself: other tests boot from it at the same time, and `make stop` there
 would stop their QEMUs."""
 import atexit
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,37 +20,28 @@ import threading
 import time
 
 import weensy
-from weensy import ROOT, test
+from weensy import make_command, process_running, run, test
 
 
 # ---- Copies of the tree ----
 
-def source_files():
-    """The files a fresh clone would have, plus new files not yet added
-    (untracked but not ignored), plus local settings (config.mk)."""
-    listed = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard'],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
-    names = set(listed.splitlines()) | {'config.mk'}
-    return sorted(n for n in names if os.path.isfile(os.path.join(ROOT, n)))
-
-
 def fresh_copy():
-    """A new temporary copy of the sources, removed when the tests end."""
+    """A new temporary copy of the sources (weensy.copy_sources), removed
+    when the tests end."""
     dest = tempfile.mkdtemp(prefix='weensyos-copy-')
     atexit.register(shutil.rmtree, dest, True)
-    for name in source_files():
-        os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
+    weensy.copy_sources(dest)
     return dest
 
 
-def run(cmd, cwd, timeout=120, env_extra=None, **kw):
-    """Runs `cmd` (a list) in `cwd`; returns (status, output, seconds)."""
-    env = dict(os.environ, **(env_extra or {}))
-    started = time.monotonic()
-    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       errors='replace', timeout=timeout, **kw)
-    return r.returncode, r.stdout, time.monotonic() - started
+def copy_of_built_copy(t, prefix):
+    """A new copy of the built copy, without the pid files and monitor
+    sockets of runs going on there (they are not the new copy's)."""
+    copy = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, copy, True)
+    shutil.copytree(built_copy(t), copy, dirs_exist_ok=True, symlinks=True,
+                    ignore=shutil.ignore_patterns('qemu-*.pid*', 'monitor-*.sock', 'screen-*'))
+    return copy
 
 
 class BuiltCopy:
@@ -63,7 +56,7 @@ class BuiltCopy:
         with cls.lock:
             if cls.path is None:
                 cls.path = fresh_copy()
-                cls.status, cls.output, _ = run(['make', '-j2'], cls.path)
+                cls.status, cls.output, _ = run(make_command('-j2'), cls.path)
             return cls.path
 
 
@@ -88,16 +81,16 @@ def _(t):
         t.check(re.search(r' T syscall_entry$', f.read(), re.M),
                 'obj/kernel.sym does not list syscall_entry')
     # Nothing changed, so nothing is rebuilt.
-    status, out, _ = run(['make'], copy)
+    status, out, _ = run(make_command(), copy)
     t.check(status == 0 and out.strip() == '', f'a second make rebuilt something:\n{out}')
 
 
 # ---- Mistakes and missing tools: one line that says what to do ----
 
-def one_line_failure(t, cmd, cwd, env_extra, *must_say):
+def one_line_failure(t, cmd, cwd, *must_say):
     """`cmd` fails within 10 s, starts no QEMU, and prints exactly one line
     of its own (besides make's "*** Error" line), saying each of must_say."""
-    status, out, seconds = run(cmd, cwd, timeout=60, env_extra=env_extra)
+    status, out, seconds = run(cmd, cwd, timeout=60)
     own = [l for l in out.splitlines() if not re.match(r'make(\[\d+\])?: \*\*\* ', l)]
     shown = '\n'.join('  | ' + l for l in out.splitlines())
     t.check(status != 0, f'{" ".join(cmd)} succeeded:\n{shown}')
@@ -110,43 +103,34 @@ def one_line_failure(t, cmd, cwd, env_extra, *must_say):
 
 @test("make run-headless with PROCS naming an unknown program fails at once, naming that program")
 def _(t):
-    one_line_failure(t, ['make', 'run-headless'], built_copy(t),
-                     {'PROCS': 'alice nosuchprogram'}, "'nosuchprogram'")
+    one_line_failure(t, make_command('run-headless', PROCS='alice nosuchprogram'), built_copy(t),
+                     "'nosuchprogram'")
 
 
 @test("make run-headless with five programs in PROCS fails at once, saying there are 4 slots")
 def _(t):
-    one_line_failure(t, ['make', 'run-headless'], built_copy(t),
-                     {'PROCS': 'alice eve alice eve alice'}, '5 programs', '4 process slots')
+    one_line_failure(t, make_command('run-headless', PROCS='alice eve alice eve alice'),
+                     built_copy(t), '5 programs', '4 process slots')
 
 
 @test("make run-headless with TICKS=abc fails at once, naming TICKS and the bad value")
 def _(t):
-    one_line_failure(t, ['make', 'run-headless'], built_copy(t), {'TICKS': 'abc'}, 'TICKS=abc')
+    one_line_failure(t, make_command('run-headless', TICKS='abc'), built_copy(t), 'TICKS=abc')
 
 
 @test("make with CCPREFIX=nonexistent- fails at once, naming the missing compiler and what to install")
 def _(t):
-    one_line_failure(t, ['make', 'CCPREFIX=nonexistent-'], fresh_copy(), {},
+    one_line_failure(t, make_command('CCPREFIX=nonexistent-'), fresh_copy(),
                      'nonexistent-g++', 'install')
 
 
 @test("make run-headless with QEMU=/nonexistent/qemu fails at once, naming the qemu-system-x86 package")
 def _(t):
-    one_line_failure(t, ['make', 'run-headless'], built_copy(t),
-                     {'QEMU': '/nonexistent/qemu', 'PROCS': 'alice'},
-                     '/nonexistent/qemu', 'qemu-system-x86')
+    one_line_failure(t, make_command('run-headless', 'QEMU=/nonexistent/qemu', PROCS='alice'),
+                     built_copy(t), '/nonexistent/qemu', 'qemu-system-x86')
 
 
 # ---- make stop ----
-
-def pid_alive(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
 
 def qemu_pid_in(copy):
     """The pid in this copy's QEMU pid file, once QEMU is running."""
@@ -157,7 +141,7 @@ def qemu_pid_in(copy):
                     pid = int(f.read())
             except (OSError, ValueError):
                 continue
-            if pid_alive(pid):
+            if process_running(pid):
                 return pid
     return None
 
@@ -165,21 +149,16 @@ def qemu_pid_in(copy):
 @test("make stop ends this checkout's headless run, and spares a process named in a stray pid file")
 def _(t):
     # A copy of its own: `make stop` stops every QEMU its checkout started.
-    copy = tempfile.mkdtemp(prefix='weensyos-stop-')
-    atexit.register(shutil.rmtree, copy, True)
-    # Not the pid files and monitor sockets of runs going on in the other
-    # copy: they are not this checkout's.
-    shutil.copytree(built_copy(t), copy, dirs_exist_ok=True, symlinks=True,
-                    ignore=shutil.ignore_patterns('qemu-*.pid*', 'monitor-*.sock', 'screen-*'))
+    copy = copy_of_built_copy(t, 'weensyos-stop-')
     # The decoy looks like a QEMU of another checkout, and its pid sits in
     # a pid file of this one.
     decoy = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)',
                               '-pidfile', '/elsewhere/obj/qemu-1.pid'])
-    env = dict(os.environ, PROCS='alice eve', TICKS='100000', TIMEOUT='60', QEMUEXTRA='')
     with weensy.qemu_slots:
-        headless = subprocess.Popen(['make', 'run-headless'], cwd=copy, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                errors='replace', start_new_session=True)
+        headless = subprocess.Popen(make_command('run-headless', TICKS=100000, TIMEOUT=60),
+                                    cwd=copy, env=weensy.clean_env(), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, errors='replace',
+                                    start_new_session=True)
         try:
             deadline = time.monotonic() + 15
             while qemu_pid_in(copy) is None and time.monotonic() < deadline:
@@ -188,14 +167,14 @@ def _(t):
             t.check(qemu is not None, 'the headless run wrote no QEMU pid file within 15 s')
             with open(os.path.join(copy, 'obj', f'qemu-{decoy.pid}.pid'), 'w') as f:
                 f.write(f'{decoy.pid}\n')
-            status, out, _ = run(['make', 'stop'], copy, timeout=30)
+            status, out, _ = run(make_command('stop'), copy, timeout=30)
             t.check(status == 0, f'make stop failed:\n{out}')
             t.check(f'pid {qemu}' in out, f'make stop does not report stopping pid {qemu}:\n{out}')
             try:
                 log, _ = headless.communicate(timeout=5)
             except subprocess.TimeoutExpired:
                 t.fail('the headless run still runs 5 s after make stop')
-            t.check(not pid_alive(qemu), f'QEMU (pid {qemu}) is still running')
+            t.check(not process_running(qemu), f'QEMU (pid {qemu}) is still running')
             t.check('summary:' not in log, 'the stopped run printed a summary as if it had finished')
             t.check('QEMU was stopped (make stop)' in log,
                     f'the stopped run does not say it was stopped by make stop:\n{log[-500:]}')
@@ -217,28 +196,20 @@ def headless_with_gdb(t, port, sabotage):
     """Boots the built copy headless, stopped for GDB; GDB runs to the
     kernel's syscall, runs `sabotage` and lets go. Returns a Boot."""
     copy = built_copy(t)
-    env = dict(os.environ, PROCS='alice', TICKS='1000', TIMEOUT='20',
-               QEMUEXTRA=f'-gdb tcp:127.0.0.1:{port} -S')
     gdb = ['gdb', '-nx', '-q', '-batch', '-ex', 'set confirm off', '-ex', 'file obj/kernel.full',
            '-ex', f'target remote 127.0.0.1:{port}', '-ex', 'hbreak syscall', '-ex', 'continue',
            '-ex', sabotage, '-ex', 'detach']
-    with weensy.qemu_slots:
-        started = time.monotonic()
-        q = subprocess.Popen([os.path.join(copy, 'run-qemu'), 'headless'], cwd=copy, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, errors='replace',
-                             start_new_session=True)
-        try:
-            # GDB retries connecting until QEMU listens.
-            _, gdb_out, _ = run(gdb, copy, timeout=40)
-            out, err = q.communicate(timeout=40)
-        finally:
-            if q.poll() is None:
-                os.killpg(q.pid, signal.SIGKILL)
-                q.wait()
-    b = weensy.Boot(['PROCS=alice', f'GDB: {sabotage}'], q.returncode, out, err,
-                    time.monotonic() - started)
-    t.boots.append(b)
-    t.check('Breakpoint 1, syscall' in gdb_out, f'GDB did not stop at syscall:\n{gdb_out}')
+    session = {}
+
+    def attach(qemu):
+        # GDB retries connecting until QEMU listens.
+        session['out'] = run(gdb, copy, timeout=40)[1]
+    b = weensy.headless(weensy.boot_settings('alice', ticks=1000, timeout=20,
+                                             qemuextra=f'-gdb tcp:127.0.0.1:{port} -S'),
+                        copy, note=f'GDB: {sabotage}', before_wait=attach)
+    t.checked(b, status=None, summary=False)
+    t.check('Breakpoint 1, syscall' in session['out'],
+            f"GDB did not stop at syscall:\n{session['out']}")
     return b
 
 
@@ -256,8 +227,9 @@ def _(t):
 @test("A triple fault ends a headless run with exit status 3 and says so")
 def _(t):
     port = 20000 + (os.getpid() + 2) % 10000
-    # Page 0x1ff000, at the top of slot 4, is all zeros when only slot 1 is used.
-    b = headless_with_gdb(t, port, 'set $cr3 = (long) 0x1ff000')
+    # The page at the top of the last slot is all zeros when only slot 1 is used.
+    zeros = weensy.slot_start(weensy.MAX_PROCS) + weensy.PROC_SLOT_SIZE - weensy.PAGESIZE
+    b = headless_with_gdb(t, port, f'set $cr3 = (long) 0x{zeros:x}')
     t.check(b.status == 3, f'exit status {b.status}, expected 3 (CPU reset)')
     t.check('triple fault' in b.stderr, f'stderr does not say "triple fault": {b.stderr!r}')
     t.check(b.ticks is None, 'a summary was printed, as if the kernel powered off')
@@ -269,3 +241,83 @@ def _(t):
     t.check('TIMEOUT=1' in b.stderr, f'stderr does not name TIMEOUT=1: {b.stderr!r}')
     t.check(b.ticks is None, 'a summary was printed, as if the kernel powered off')
     t.check(b.seconds < 8, f'the run took {b.seconds:.1f} s with TIMEOUT=1')
+
+
+# ---- Local settings do not reach the tests ----
+
+# Settings a developer might keep in the environment or config.mk, each of
+# which would change or break a test's boot if it leaked in: QEMU would
+# refuse QEMUEXTRA, TIMEOUT=1 ends a boot of more than 100 ticks, D=1
+# writes qemu.log.
+HOSTILE = {'PROCS': 'eve-spin', 'TICKS': '3', 'HZ': '1000', 'RESPAWN': '7', 'TIMEOUT': '1',
+           'QEMUEXTRA': '-no-such-option', 'D': '1', 'LOG': 'stdio', 'GDBPORT': '1', 'V': '1'}
+
+# One boot through the framework, in a process of its own whose environment
+# holds HOSTILE; it prints what the parent checks.
+FRAMEWORK_BOOT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import weensy
+b = weensy.boot('alice eve-div0', ticks=150, tree=sys.argv[2])
+print(json.dumps({'status': b.status, 'ticks': b.ticks, 'killed': b.killed(2),
+                  'procs': {p.pid: [p.name, p.state] for p in b.procs.values()},
+                  'log': b.log_lines, 'describe': b.describe()}))
+"""
+
+
+@test("A boot the framework starts ignores run settings in the environment (HZ=1000 RESPAWN=7 "
+      "D=1 TICKS=3 PROCS=eve-spin TIMEOUT=1 ...), and its report names every setting it used")
+def _(t):
+    copy = copy_of_built_copy(t, 'weensyos-env-')
+    env = dict(weensy.clean_env(), **HOSTILE)
+    with weensy.qemu_slots:
+        r = subprocess.run([sys.executable, '-c', FRAMEWORK_BOOT, os.path.dirname(__file__), copy],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           errors='replace', timeout=90)
+    t.check(r.returncode == 0, f'the boot in a hostile environment failed:\n{r.stdout}')
+    b = json.loads(r.stdout.splitlines()[-1])
+    t.check(b['status'] == 0, f"exit status {b['status']}:\n{b['describe']}")
+    t.check(b['ticks'] == 150, f"the run ended at tick {b['ticks']}, not 150 (TICKS, TIMEOUT)")
+    t.check(b['procs'] == {'1': ['alice', 'runnable'], '2': ['eve-div0', 'broken']},
+            f"processes {b['procs']}, expected alice and a broken eve-div0 (PROCS)")
+    t.check(len(b['killed']) == 1, f"Eve was killed {len(b['killed'])} times, not once (RESPAWN)")
+    t.check(any('interrupting 100 times a second' in l for l in b['log']),
+            'the timer does not interrupt 100 times a second (HZ)')
+    t.check(not os.path.exists(os.path.join(copy, 'qemu.log')), 'QEMU wrote qemu.log (D)')
+    for name, value in weensy.boot_settings('alice eve-div0', ticks=150).items():
+        shown = f'{name}={shlex.quote(value)}'
+        t.check(shown in b['describe'], f"a boot's report does not say {shown}:\n{b['describe']}")
+
+
+@test("make check in a copy whose config.mk and environment hold hostile run settings "
+      "still passes: every make and boot the tests start sets every setting itself")
+def _(t):
+    copy = copy_of_built_copy(t, 'weensyos-config-')
+    with open(os.path.join(copy, 'config.mk'), 'a') as f:
+        f.writelines(f'{name} = {value}\n' for name, value in HOSTILE.items())
+    # One quick test: a boot of Alice and Eve that checks ticks and processes.
+    with weensy.qemu_slots:
+        status, out, _ = run(['make', 'check', 'ONLY=nearly'], copy, timeout=120,
+                             run_settings=HOSTILE)
+    shown = '\n'.join('  | ' + l for l in out.splitlines()[-40:])
+    t.check('running 1 tests' in out, f'ONLY=nearly did not select one test:\n{shown}')
+    t.check(status == 0 and out.splitlines()[-1] == '1 passed, 0 failed',
+            f'make check failed under the hostile config.mk (exit {status}):\n{shown}')
+
+
+# ---- Choosing and listing tests ----
+
+@test("make check LIST=1 with ONLY naming a test file in capitals lists exactly that file's "
+      "tests, each with its file, and runs none; run.py --list matches a sentence whatever "
+      "its case")
+def _(t):
+    keys = [f'{x.file}: {x.sentence}' for x in weensy.TESTS if x.file == 'test_keys.py']
+    t.check(len(keys) >= 2, f'test_keys.py registered {len(keys)} tests')
+    status, out, _ = run(['make', '-s', 'check', 'LIST=1', 'ONLY=TEST_KEYS'], built_copy(t))
+    t.check(status == 0 and out.splitlines() == keys,
+            f'make check LIST=1 ONLY=TEST_KEYS (exit {status}) printed:\n{out}\nexpected:\n'
+            + '\n'.join(keys))
+    status, out, _ = run([sys.executable, 'tests/run.py', '--list', 'TYPING Q IN THE OS SCREEN'],
+                         built_copy(t))
+    t.check(status == 0 and out.splitlines() == [k for k in keys if 'Typing q' in k],
+            f'run.py --list "TYPING Q IN THE OS SCREEN" (exit {status}) printed:\n{out}')

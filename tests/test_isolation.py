@@ -1,50 +1,18 @@
 """Isolation: no process can reach another's memory, no system call argument,
 stack pointer or instruction lets a process past the kernel's gates, and no
 stream of random code or random calls can bring the kernel down."""
-import os
 import re
 import socket
 import threading
 import time
+from typing import Callable, NamedTuple, Union
 
 import weensy
-from weensy import test, ROOT
+from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,
+                    define, kernel_symbol, program_source, program_symbol, slot_offset,
+                    slot_start, test)
 
-SLOT_SIZE = 0x40000
-PAGESIZE = 4096
-SYSNAME_LEN = len('WeensyOS') + 1
-
-
-def slot_start(pid):
-    return 0x100000 + (pid - 1) * SLOT_SIZE
-
-
-def symbol(sym_file, name):
-    """Address of `name` in obj/<sym_file> (programs are linked for slot 1)."""
-    with open(os.path.join(ROOT, 'obj', sym_file)) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == name:
-                return int(parts[0], 16)
-    raise AssertionError(f'no symbol {name} in obj/{sym_file}')
-
-
-def check_killed_once(t, b, eve, want):
-    """Eve (pid 2) was killed exactly once, for `want`, without a kernel
-    panic, and Alice (pid 1) went on counting."""
-    t.check(eve.reason == want, f'reason {eve.reason!r}, expected {want!r}')
-    t.check(b.killed(2) == [want], f'kills of Eve: {b.killed(2)}')
-    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
-    check_alice_counts(t, b, 1, 10)
-
-
-def check_alice_counts(t, b, pid, at_least):
-    """Alice (pid) is runnable, her lines count up by one, and she got far."""
-    t.proc(b, pid, 'alice', 'runnable')
-    a = b.console_numbers('Alice')
-    t.check(a and a == list(range(a[0], a[0] + len(a))),
-            f"Alice's numbers are not consecutive: {a}")
-    t.check(max(a) >= at_least, f'Alice reached only #{max(a)}, expected #{at_least} or more')
+SYSNAME_LEN = len(SYSNAME) + 1
 
 
 # ---- Eve and the other process's memory ----
@@ -55,7 +23,7 @@ def _(t):
     for eve, alice in ((2, 1), (1, 2)):
         procs = 'alice eve-clobber' if eve == 2 else 'eve-clobber alice'
         b = t.boot(procs, ticks=40, respawn=1)
-        code, stack = slot_start(alice), slot_start(alice) + SLOT_SIZE - 8
+        code, stack = slot_start(alice), slot_start(alice) + PROC_SLOT_SIZE - 8
         kills = b.killed(eve)
         t.check(len(kills) == 2, f'expected 2 kills of Eve (code, then stack), got {kills}')
         for reason, addr in zip(kills, (code, stack)):
@@ -63,7 +31,7 @@ def _(t):
                     f'Eve was not stopped by a page fault at 0x{addr:x}: {reason!r}')
         t.proc(b, eve, 'eve-clobber', 'broken')
         t.check(not b.killed(alice), f'Alice was killed: {b.killed(alice)}')
-        check_alice_counts(t, b, alice, 10)
+        t.alice_counts(b, alice)
 
 
 # ---- The rogue: every illegal system call ----
@@ -75,7 +43,7 @@ ROGUE_COUNT = re.compile(r'^rogue: (\d+) cases, (\d+) unexpected$')
 def expected_by_rule(name, args, pid=1):
     """What the contract says a rogue call as `pid` must return, when the
     arguments alone decide it (None: the rogue's own check decides)."""
-    lo, hi = slot_start(pid), slot_start(pid) + SLOT_SIZE
+    lo, hi = slot_start(pid), slot_start(pid) + PROC_SLOT_SIZE
     first = args.split(',')[0].strip()
     addr = int(first, 16) if re.fullmatch(r'0x[0-9a-f]+', first) else None
     if name == 'getpid':
@@ -122,9 +90,10 @@ def _(t):
       "each with the right reason on one log line")
 def _(t):
     b = t.boot('rogue:5', ticks=200, respawn=20)
-    entry = symbol('kernel.sym', 'syscall_entry')
-    unreadable = [0, 0x40000, entry, slot_start(2), slot_start(1) + 0x30000,
-                  0x800000000000, 0xFFFFFFFFFFFFFFFF]
+    rogue = program_source('rogue')
+    unreadable = [0, KERNEL_START_ADDR, kernel_symbol('syscall_entry'), slot_start(2),
+                  slot_start(1) + define(rogue, 'NEVER_PAGE_OFFSET'), define(rogue, 'NONCANONICAL'),
+                  0xFFFFFFFFFFFFFFFF]
     expected = [f'sys_panic (message at 0x{a:x} not readable)' for a in unreadable]
     expected += ['sys_panic: rogue: cut at the page end', None, 'sys_panic: ' + 'A' * 100,
                  None, 'sys_panic: rogue: hostile stack']
@@ -160,8 +129,7 @@ def _(t):
         b = t.boot(' '.join('priv-' + n for n in names), ticks=50)
         for pid, name in enumerate(names, 1):
             t.proc(b, pid, 'priv-' + name, 'broken')
-            at = symbol(f'p-priv-{name}.sym', 'priv_' + name.replace('-', '_'))
-            at += slot_start(pid) - slot_start(1)
+            at = program_symbol(f'priv-{name}', 'priv_' + name.replace('-', '_')) + slot_offset(pid)
             kills = b.killed(pid)
             t.check(len(kills) == 1 and kills[0].startswith('general protection fault')
                     and kills[0].endswith(f'rip=0x{at:x}'),
@@ -172,14 +140,14 @@ def _(t):
       "IDT vector N, int $3 a breakpoint, so no process can fake an exception or interrupt")
 def _(t):
     b = t.boot('intn:0 intn:64 intn:128 intn:192', ticks=500, respawn=63)
-    stubs = symbol('p-intn.sym', 'intn_stubs')
+    stubs = program_symbol('intn', 'intn_stubs')
     for pid in range(1, 5):
         t.proc(b, pid, 'intn', 'broken')
         kills = b.killed(pid)
         t.check(len(kills) == 64, f'pid {pid}: {len(kills)} kills, expected 64')
         for life, reason in enumerate(kills):
             n = (pid - 1) * 64 + life
-            at = stubs + slot_start(pid) - slot_start(1) + 8 * n
+            at = stubs + slot_offset(pid) + 8 * n
             if n == 3:
                 want = f'breakpoint, rip=0x{at + 2:x}'
             else:
@@ -198,21 +166,7 @@ def _(t):
         kills = b.killed(pid)
         t.check(len(kills) == 1 and re.match(r'(page|general protection) fault', kills[0]),
                 f'pid {pid}: expected one page or protection fault, got {kills}')
-    check_alice_counts(t, b, 1, 10)
-
-
-@test("Eve enters virtual-8086 mode with IOPL 3 and runs cli; jmp . (QEMU's emulator lets "
-      "her): the watchdog's NMI finds her with interrupts off, the kernel kills her, and "
-      "Alice keeps counting")
-def _(t):
-    b = t.boot('alice eve-v86cli', ticks=50)
-    eve = t.proc(b, 2, 'eve-v86cli', 'broken')
-    t.check(eve.reason.startswith('watchdog: interrupts off'),
-            f'Eve was not stopped by the watchdog: {eve.reason!r}')
-    t.check(b.ticks == 50, f'the run ended at tick {b.ticks}, not 50')
-    alice = t.proc(b, 1, 'alice', 'runnable')
-    t.check(alice.syscalls > eve.syscalls + 1000,
-            f'Alice made {alice.syscalls} calls, Eve {eve.syscalls}: Alice did not go on')
+    t.alice_counts(b)
 
 
 @test("Eve, restarted again and again, turns interrupts off in virtual-8086 mode at the start "
@@ -224,7 +178,7 @@ def _(t):
     t.check(len(kills) >= 10, f'Eve died only {len(kills)} times')
     t.check(all(k.startswith('watchdog: interrupts off') for k in kills),
             f'not every death was the watchdog\'s: {sorted(set(kills))[:3]}')
-    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
+    t.no_panic(b)
     t.check(b.ticks == 30, f'the run ended at tick {b.ticks}, not 30')
     alice = t.proc(b, 1, 'alice', 'runnable')
     t.check(alice.syscalls >= len(kills) - 1,
@@ -232,53 +186,75 @@ def _(t):
             'she should run once between two of Eve\'s lives')
 
 
-@test("Eve enters virtual-8086 mode and executes syscall there, which enters the kernel "
-      "through MSR_IA32_CSTAR: the kernel answers the call instead of jumping to address 0, "
-      "and Eve, back in 64-bit mode at her 16-bit address, is killed by a page fault")
-def _(t):
-    b = t.boot('alice eve-v86syscall', ticks=40)
-    eve = t.proc(b, 2, 'eve-v86syscall', 'broken')
-    t.check(not any(l.startswith('PANIC: ') for l in b.lines), 'the kernel panicked')
-    # 1024 yields while counting, then the syscall from virtual-8086 mode.
-    t.check(eve.syscalls == 1025, f'Eve made {eve.syscalls} system calls, expected 1025')
-    t.check(eve.reason == 'page fault: instruction fetch from 0xff2 (page not present), rip=0xff2',
-            f'unexpected reason {eve.reason!r}')
-    alice = t.proc(b, 1, 'alice', 'runnable')
-    t.check(alice.syscalls > eve.syscalls + 1000, 'Alice did not go on')
+# ---- One Eve beside Alice, killed once for an exact reason ----
+
+# eve_enter_v86 (u-eve.hh) runs her 16-bit code at offset 0xFF0 of the
+# console's segment.
+V86_SEGMENT = CONSOLE_ADDR >> 4
+V86_CODE = 0xFF0
 
 
-@test("Eve enters virtual-8086 mode with IOPL 3 and writes to the power-off port: the TSS "
-      "has no I/O bitmap, so she is killed by a general protection fault at the out, and the "
-      "machine runs on")
-def _(t):
-    b = t.boot('alice eve-v86out', ticks=40)
-    eve = t.proc(b, 2, 'eve-v86out', 'broken')
-    # The out instruction follows the two-byte mov at offset 0xFF0.
-    t.check(eve.reason == 'general protection fault, rip=0xff2', f'unexpected reason {eve.reason!r}')
-    t.check(b.ticks == 40, f'the machine stopped at tick {b.ticks}')
-    t.proc(b, 1, 'alice', 'runnable')
+class KilledOnce(NamedTuple):
+    sentence: str
+    program: str                    # Eve, pid 2 beside Alice
+    ticks: int
+    reason: Union[str, Callable]    # her kill reason, or a function that works it out
+    calls: int                      # her system calls before the attack
 
 
-@test("Eve enters virtual-8086 mode with IOPL 3 and executes int $0x80: the kill reason names "
-      "IDT vector 128, read from her instruction at %cs * 16 + %ip, not the doubled vector in "
-      "QEMU's error code")
-def _(t):
-    b = t.boot('alice eve-v86int', ticks=30)
-    eve = t.proc(b, 2, 'eve-v86int', 'broken')
-    # eve_enter_v86 puts her code at offset 0xFF0 of the console's segment.
-    want = 'general protection fault (int $128: IDT vector 128 is not open to processes), rip=0xff0'
-    check_killed_once(t, b, eve, want)
-
-
-@test("Eve reads the kernel-only memory at 0x1000-0xFFFF as a local descriptor table with "
-      "lar, lsl, verr and verw, then loads %fs with an LDT selector: LDTR is null, so nothing "
-      "answers, the load is a general protection fault naming selector 0xc, and Alice runs on")
-def _(t):
-    b = t.boot('alice eve-ldt', ticks=30)
-    eve = t.proc(b, 2, 'eve-ldt', 'broken')
-    at = symbol('p-eve-ldt.sym', 'eve_ldt_load') + slot_start(2) - slot_start(1)
-    want = f'general protection fault (selector 0xc), rip=0x{at:x}'
-    check_killed_once(t, b, eve, want)
+@cases([
+    KilledOnce(
+        "Eve enters virtual-8086 mode with IOPL 3 and runs cli; jmp . (QEMU's emulator lets "
+        "her): the watchdog's NMI finds her with interrupts off, the kernel kills her, and "
+        "Alice keeps counting",
+        'eve-v86cli', 50,
+        # Flags VM, IOPL 3 and the always-set bit 1, IF clear; the jmp follows the cli.
+        f'watchdog: interrupts off (rflags 0x23002, cs 0x{V86_SEGMENT:x}), rip=0x{V86_CODE + 1:x}',
+        1024),
+    KilledOnce(
+        "Eve enters virtual-8086 mode and executes syscall there, which enters the kernel "
+        "through MSR_IA32_CSTAR: the kernel answers the call instead of jumping to address 0, "
+        "and Eve, back in 64-bit mode at her 16-bit address, is killed by a page fault",
+        'eve-v86syscall', 40,
+        # The two-byte syscall returns to the next instruction, now a 64-bit address.
+        f'page fault: instruction fetch from 0x{V86_CODE + 2:x} (page not present), '
+        f'rip=0x{V86_CODE + 2:x}',
+        1025),              # 1024 yields while counting, then the syscall
+    KilledOnce(
+        "Eve enters virtual-8086 mode with IOPL 3 and writes to the power-off port: the TSS "
+        "has no I/O bitmap, so she is killed by a general protection fault at the out, and the "
+        "machine runs on",
+        'eve-v86out', 40,
+        # The out instruction follows the two-byte mov.
+        f'general protection fault, rip=0x{V86_CODE + 2:x}', 1024),
+    KilledOnce(
+        "Eve enters virtual-8086 mode with IOPL 3 and executes int $0x80: the kill reason names "
+        "IDT vector 128, read from her instruction at %cs * 16 + %ip, not the doubled vector in "
+        "QEMU's error code",
+        'eve-v86int', 30,
+        'general protection fault (int $128: IDT vector 128 is not open to processes), '
+        f'rip=0x{V86_CODE:x}',
+        1024),
+    KilledOnce(
+        "Eve reads the kernel-only memory at 0x1000-0xFFFF as a local descriptor table with "
+        "lar, lsl, verr and verw, then loads %fs with an LDT selector: LDTR is null, so nothing "
+        "answers, the load is a general protection fault naming selector 0xc, and Alice runs on",
+        'eve-ldt', 30,
+        lambda: 'general protection fault (selector 0xc), '
+                f"rip=0x{program_symbol('eve-ldt', 'eve_ldt_load') + slot_offset(2):x}",
+        1024),
+])
+def _(t, case):
+    b = t.boot(f'alice {case.program}', ticks=case.ticks)
+    t.proc(b, 2, case.program)
+    reason = case.reason() if callable(case.reason) else case.reason
+    eve = t.killed_once(b, 2, reason)
+    t.check(eve.syscalls == case.calls,
+            f'Eve made {eve.syscalls} system calls, expected {case.calls}')
+    t.check(b.ticks == case.ticks, f'the run ended at tick {b.ticks}, not {case.ticks}')
+    alice = t.proc(b, 1)
+    t.check(alice.syscalls > eve.syscalls + 1000,
+            f'Alice made {alice.syscalls} calls, Eve {eve.syscalls}: Alice did not go on')
 
 
 @test("Eve paints a forged summary (Alice killed, Eve exited, integrity ok) over the top rows "
@@ -333,7 +309,7 @@ def _(t):
                     f'pid {pid} reached life {last} after only {len(kills)} reported deaths')
             if b.proc(pid).state == 'broken':
                 t.check(len(kills) == respawn + 1, f'pid {pid} broken after {len(kills)} deaths')
-        t.check(not any(l.startswith('PANIC') for l in b.lines), 'the kernel panicked')
+        t.no_panic(b)
 
 
 @test("A fuzzer makes 100,000 random system calls with random registers, %rsp and flags "
@@ -347,7 +323,7 @@ def _(t):
     t.check(fuzz.state != 'broken', f'the fuzzer found mismatches: {fuzz.reason}')
     t.check(fuzz.state == 'exited', f'the fuzzer did not finish its calls ({fuzz.syscalls} made)')
     t.check(fuzz.syscalls >= 100000, f'the kernel counted only {fuzz.syscalls} calls')
-    check_alice_counts(t, b, 1, 5)
+    t.alice_counts(b, 1, 5)
 
 
 # ---- The integrity line ----
@@ -416,18 +392,18 @@ def _(t):
         gdb.ask('?')                                # QEMU stops the machine for us
         # Wait until the kernel has fingerprinted itself (before that, the
         # boot loader would overwrite any change).
-        fingerprint = symbol('kernel.sym', 'text_checksum_at_boot')
+        fingerprint = kernel_symbol('text_checksum_at_boot')
         for _ in range(100):
             if gdb.read64(fingerprint) != 0:
                 break
             gdb.run_a_little(0.05)
         t.check(gdb.read64(fingerprint) != 0, 'the kernel never recorded its fingerprint')
         # One byte of kernel_start, which never runs again.
-        start = symbol('kernel.sym', 'kernel_start')
+        start = kernel_symbol('kernel_start')
         old = int(gdb.ask(f'm{start:x},1'), 16)
         t.check(gdb.ask(f'M{start:x},1:{old ^ 0xFF:02x}') == 'OK', 'memory write failed')
         # PTE_U on the kernel's own mapping of 0x40000: walk its 4 levels.
-        table = gdb.read64(symbol('kernel.sym', 'kernel_pagetable'))
+        table = gdb.read64(kernel_symbol('kernel_pagetable'))
         for index in (0, 0, 0):
             table = gdb.read64(table + 8 * index) & ~0xFFF & ((1 << 52) - 1)
         pte_at = table + 8 * (0x40000 >> 12)

@@ -1,30 +1,32 @@
 """Memory: the layout of the contract, and pages given back by dead processes."""
-from weensy import test
-
-SLOT = 0x40000
+from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, MAX_PROCS, MEMSIZE_PHYSICAL, PAGESIZE,
+                    PROC_SLOT_SIZE, PROC_START_ADDR, slot_start, test)
 
 
 def slot_pages(mm, pid):
-    base = 0x100000 + (pid - 1) * SLOT
-    return [mm[a] for a in range(base, base + SLOT, 4096)]
+    """The memory map's characters for the pages of process `pid`'s slot."""
+    return [mm[a] for a in range(slot_start(pid), slot_start(pid) + PROC_SLOT_SIZE, PAGESIZE)]
 
 
 @test("The memory map matches the layout: page 0 free, kernel from 0x40000, console at 0xB8000, each process only in its own slot")
 def _(t):
     b = t.boot('alice eve', ticks=20)
     mm = b.memory_map()
-    t.check(len(mm) == 512, f'memory map has {len(mm)} pages, expected 512 (2 MB)')
+    pages = MEMSIZE_PHYSICAL // PAGESIZE
+    t.check(len(mm) == pages,
+            f'memory map has {len(mm)} pages, expected {pages} (MEMSIZE_PHYSICAL)')
     t.check(mm[0] == '.', 'page 0 is not free')
-    t.check(mm[0x40000] == 'K', 'no kernel page at 0x40000')
-    t.check(mm[0xB8000] == 'C', 'the console page is not at 0xB8000')
-    t.check(all(mm[a] in 'RC' for a in range(0xA0000, 0x100000, 4096)),
+    t.check(mm[KERNEL_START_ADDR] == 'K', f'no kernel page at 0x{KERNEL_START_ADDR:x}')
+    t.check(mm[CONSOLE_ADDR] == 'C', f'the console page is not at 0x{CONSOLE_ADDR:x}')
+    t.check(all(mm[a] in 'RC' for a in range(0xA0000, PROC_START_ADDR, PAGESIZE)),
             'the hole between 640 KB and 1 MB is not all reserved')
     for pid in (1, 2):
         pages = slot_pages(mm, pid)
         t.check(pages[0] == str(pid), f'process {pid} has no code page at the start of its slot')
         t.check(pages[-1] == str(pid), f'process {pid} has no stack page at the top of its slot')
         t.check(set(pages) <= {str(pid), '.'}, f'slot {pid} shows pages of others: {"".join(pages)}')
-    t.check(set(slot_pages(mm, 3) + slot_pages(mm, 4)) == {'.'}, 'empty slots 3 and 4 are not free')
+    empty = [p for pid in range(3, MAX_PROCS + 1) for p in slot_pages(mm, pid)]
+    t.check(set(empty) == {'.'}, 'the empty slots 3 and 4 are not free')
 
 
 @test("A process killed by a fault gives back its pages and page table: the memory map shows none of them")

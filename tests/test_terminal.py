@@ -3,6 +3,7 @@ and quits on `q`; `make run-gdb`'s setup lets GDB stop in the kernel and in
 a process, with symbols for both."""
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -10,20 +11,14 @@ import tempfile
 import time
 
 import weensy
-from weensy import ROOT, test
+from weensy import ROOT, clean_env, make_command, process_running, processes, settings, test
 
 
 def descendants(pid):
     """Pids of every living descendant of process `pid`."""
     children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
+    for child, (_, parent, _) in processes().items():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -32,28 +27,10 @@ def descendants(pid):
     return found
 
 
-def running(pid):
-    """Whether process `pid` exists and has not ended (a zombie has)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except OSError:
-        return False
-
-
 def group_members(pgid):
     """Pids of living processes in process group `pgid`."""
-    members = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
-                if fields[0] != 'Z' and int(fields[2]) == pgid:
-                    members.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return members
+    return [pid for pid, (state, _, group) in processes().items()
+            if state != 'Z' and group == pgid]
 
 
 class Tmux:
@@ -72,7 +49,7 @@ class Tmux:
     def __call__(self, *args):
         r = subprocess.run(['tmux', '-L', self.socket, '-f', self.conf, *args],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
-                           timeout=10, env=dict(os.environ, TERM=os.environ.get('TERM', 'xterm')))
+                           timeout=10, env=dict(clean_env(), TERM=os.environ.get('TERM', 'xterm')))
         self.t.check(r.returncode == 0, f'tmux {" ".join(args)} failed: {r.stdout.strip()}')
         return r.stdout
 
@@ -104,8 +81,9 @@ def _(t):
         with weensy.qemu_slots:
             # The pane's shell writes make's exit status to a file when it ends.
             status_file = os.path.join(tmux.confdir, 'status')
+            make = shlex.join(make_command('run-console', PROCS='alice eve'))
             tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
-                 f"make run-console PROCS='alice eve'; echo $? > {status_file}")
+                 f'{make}; echo $? > {status_file}')
             shell = int(tmux.pane('#{pane_pid}'))
             started.append(shell)
             screen = ''
@@ -129,7 +107,7 @@ def _(t):
             t.check(status() == '0', f'make run-console exited with status {status()} after q')
 
             def alive():
-                return [p for p in started if running(p)]
+                return [p for p in started if process_running(p)]
             t.check(wait_for(lambda: not alive(), 5),
                     f'processes of the run are still alive 5 s after q: {alive()}')
     finally:
@@ -148,7 +126,7 @@ def _(t):
     port = 20000 + os.getpid() % 10000
     # Eve is pid 1, so the first system call is hers and Alice (pid 2, in
     # slot 2) has yet to start when the breakpoint on process_main is set.
-    env = dict(os.environ, PROCS='eve alice', GDBPORT=str(port), QEMUEXTRA='')
+    env = clean_env(settings(PROCS='eve alice', GDBPORT=port))
     commands = ['break syscall', 'continue', 'bt', 'print current->pid',
                 'break process_main', 'continue', 'bt', 'info symbol $pc']
     argv = [os.path.join(ROOT, 'run-qemu'), 'gdb', '-batch']

@@ -1,16 +1,25 @@
 """weensy.py: the WeensyOS test framework.
 
-A test is a function registered with @test("what it checks"). It receives a
-`T`, boots scenarios with t.boot(...), and states what must hold with
-t.check(...). t.boot() runs `run-qemu headless` (the engine behind
-`make run-headless`) and parses the summary the kernel prints; it also checks
-on every boot that the exit status is the expected one and that the kernel's
-integrity line reads `kernel text=ok pagetables=ok`.
+A test is a function registered with @test("what it checks"), or one row of
+a table registered with @cases(rows). It receives a `T`, boots scenarios
+with t.boot(...), and states what must hold with t.check(...). t.boot() runs
+`run-qemu headless` (the engine behind `make run-headless`) and parses the
+summary the kernel prints; it also checks on every boot that the exit status
+is the expected one and that the kernel's integrity line reads
+`kernel text=ok pagetables=ok`.
+
+Every boot and every make the tests start sets every run setting itself
+(settings()), so neither the environment nor a config.mk changes what a test
+sees. What the tests compare against (slot size, warm-up length, symbol and
+instruction addresses) is read from the sources and the build.
 
 Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
 """
 import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -19,28 +28,237 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = os.cpu_count() or 1
 qemu_slots = threading.BoundedSemaphore(CORES)
 
+
+# ---- Registering tests ----
+
+class Test:
+    """One registered test: its sentence, its function, and its file."""
+
+    def __init__(self, sentence, fn, file):
+        self.sentence, self.fn, self.file = sentence, fn, file
+
+
 TESTS = []
+# The test file being loaded (set by tests/run.py), recorded with each test.
+loading = None
+
+
+def test(sentence):
+    """Registers a test function under a sentence that says what it checks."""
+    def register(fn):
+        TESTS.append(Test(sentence, fn, loading))
+        return fn
+    return register
+
+
+def cases(rows):
+    """Registers the decorated function as one test per row of a table,
+    under the row's `sentence`; each test calls fn(t, row)."""
+    def register(fn):
+        for row in rows:
+            test(row.sentence)(lambda t, row=row: fn(t, row))
+        return fn
+    return register
+
+
+# ---- What the tests compare against: the sources ----
+
+def read(path):
+    """The text of a file of the tree (a path relative to its top)."""
+    with open(os.path.join(ROOT, path)) as f:
+        return f.read()
+
+
+def program_source(name):
+    """The path of program NAME's source p-NAME.cc, at the top of the tree
+    or among the test programs in tests/programs/."""
+    for folder in ('', 'tests/programs'):
+        path = os.path.join(folder, f'p-{name}.cc')
+        if os.path.isfile(os.path.join(ROOT, path)):
+            return path
+    raise FileNotFoundError(f'no p-{name}.cc at the top of the tree or in tests/programs/')
+
+
+def define(path, name):
+    """The value of `#define NAME VALUE` in a source file: a number (with
+    any U/L suffix dropped) or a string literal's text."""
+    m = re.search(r'^#define\s+' + name + r'\s+(\S+)', read(path), re.M)
+    if not m:
+        raise KeyError(f'no #define {name} in {path}')
+    value = m.group(1)
+    return value.strip('"') if value.startswith('"') else int(value.rstrip('UL'), 0)
+
+
+KERNEL_START_ADDR = define('lib.hh', 'KERNEL_START_ADDR')
+CONSOLE_ADDR = define('lib.hh', 'CONSOLE_ADDR')
+PROC_START_ADDR = define('lib.hh', 'PROC_START_ADDR')
+PROC_SLOT_SIZE = define('lib.hh', 'PROC_SLOT_SIZE')
+MAX_PROCS = define('lib.hh', 'MAX_PROCS')
+MEMSIZE_PHYSICAL = define('lib.hh', 'MEMSIZE_PHYSICAL')
+CONSOLE_ROWS = define('lib.hh', 'CONSOLE_ROWS')
+SYSNAME = define('lib.hh', 'SYSNAME')
+PAGESIZE = define('x86-64.h', 'PAGESIZE')
+# Alice and Eve print a line every 1024 iterations, one yield each.
+CALLS_PER_LINE = 1024
+# Eve's system calls (yields) before she attacks (u-eve.hh).
+EVE_WARMUP = define('u-eve.hh', 'EVE_WARMUP_LINES') * CALLS_PER_LINE
+
+
+def slot_start(pid):
+    """The first address of process `pid`'s slot."""
+    return PROC_START_ADDR + (pid - 1) * PROC_SLOT_SIZE
+
+
+def slot_offset(pid):
+    """How far process `pid` is moved from the slot-1 addresses its program
+    is linked at."""
+    return slot_start(pid) - slot_start(1)
+
+
+# ---- What the tests compare against: the build's listings ----
+
+def symbols(sym_file):
+    """[(address, name)] of obj/<sym_file> (`nm -n -C`), in address order."""
+    return [(int(line.split()[0], 16), line.split(None, 2)[2])
+            for line in read(os.path.join('obj', sym_file)).splitlines()
+            if len(line.split()) >= 3]
+
+
+def symbol(sym_file, name):
+    """The address of symbol `name` in obj/<sym_file>."""
+    for address, symbol_name in symbols(sym_file):
+        if symbol_name == name:
+            return address
+    raise KeyError(f'{name} is not in obj/{sym_file}')
+
+
+def kernel_symbol(name):
+    """The address of kernel symbol `name`, from obj/kernel.sym."""
+    return symbol('kernel.sym', name)
+
+
+def program_symbol(program, name):
+    """The link-time (slot 1) address of `name` in obj/p-PROGRAM.sym."""
+    return symbol(f'p-{program}.sym', name)
+
+
+def function_range(program, name):
+    """[start, end) of C++ function `name` in obj/p-PROGRAM.sym, at link time."""
+    table = symbols(f'p-{program}.sym')
+    for i, (address, symbol_name) in enumerate(table):
+        if symbol_name.startswith(name + '('):
+            return address, table[i + 1][0]
+    raise KeyError(f'{name} is not in obj/p-{program}.sym')
+
+
+def instruction_address(program, pattern):
+    """The link-time address of the one instruction in obj/p-PROGRAM.asm
+    matching `pattern` (a regular expression)."""
+    listing = read(f'obj/p-{program}.asm')
+    found = [int(m.group(1), 16) for m in re.finditer(r'^\s*([0-9a-f]+):\t(.*)$', listing, re.M)
+             if re.search(pattern, m.group(2))]
+    if len(found) != 1:
+        raise KeyError(f'{len(found)} instructions match {pattern!r} in obj/p-{program}.asm')
+    return found[0]
+
+
+# ---- Run settings ----
 
 # For boots that check how much a process got done: QEMU's icount makes
 # guest time follow guest instructions (64 ns each), so a tick is the same
 # amount of guest work however loaded the host is.
 STEADY_CLOCK = '-icount shift=6'
 
-# The screen rows a summary's console section holds (lib.hh's CONSOLE_ROWS).
-CONSOLE_ROWS = 25
+# Every setting a run or a build reads from the environment or config.mk,
+# with the value the tests use unless a test says otherwise.
+DEFAULT_SETTINGS = {
+    'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
+    'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0',
+}
+# Make passes these to the makes it runs; under `make check` they would
+# carry its command line into the makes the tests run.
+MAKE_VARIABLES = ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MAKE_TERMOUT',
+                  'MAKE_TERMERR')
 
 
-def test(name):
-    """Registers a test function under a sentence that says what it checks."""
-    def register(fn):
-        TESTS.append((name, fn))
-        return fn
-    return register
+def settings(**chosen):
+    """Every run setting: the tests' defaults, with `chosen` ones
+    (PROCS='alice', HZ=1000, ...) instead."""
+    unknown = set(chosen) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise KeyError(f'not run settings: {sorted(unknown)}')
+    return {**DEFAULT_SETTINGS, **{k: str(v) for k, v in chosen.items()}}
 
 
-class TestFailure(Exception):
-    pass
+def clean_env(run_settings=None):
+    """The environment for a command a test runs: this one, without make's
+    own variables, and with every run setting as `run_settings` (default:
+    settings()) says."""
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
+    env.update(run_settings or settings())
+    return env
 
+
+def make_command(*words, **chosen):
+    """`make WORDS...` with every run setting (settings(**chosen)) on its
+    command line, where it overrides config.mk as well as the environment."""
+    return ['make', *words, *(f'{k}={v}' for k, v in settings(**chosen).items())]
+
+
+def describe_settings(run_settings):
+    """The settings as shell assignments: `PROCS='alice eve' TICKS=50 ...`."""
+    return ' '.join(f'{k}={shlex.quote(v)}' for k, v in run_settings.items())
+
+
+def run(cmd, cwd=ROOT, timeout=120, run_settings=None):
+    """Runs a host command in `cwd` with clean_env(run_settings); returns
+    (exit status, output with stderr, seconds)."""
+    started = time.monotonic()
+    r = subprocess.run(cmd, cwd=cwd, env=clean_env(run_settings), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, errors='replace', timeout=timeout)
+    return r.returncode, r.stdout, time.monotonic() - started
+
+
+def copy_sources(dest):
+    """Copies into `dest` the files a fresh clone would have, new files not
+    yet added (untracked but not ignored), and the local settings
+    (config.mk), which hold the toolchain a machine needs (CCPREFIX)."""
+    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
+    for name in sorted(set(listed.split('\0')) - {''} | {'config.mk'}):
+        if os.path.isfile(os.path.join(ROOT, name)):
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
+
+
+def process_stat(pid):
+    """(state, parent pid, process group) of host process `pid`, from
+    /proc; None once it is gone."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_running(pid):
+    """Whether host process `pid` exists and has not ended (a zombie has)."""
+    stat = process_stat(pid)
+    return stat is not None and stat[0] != 'Z'
+
+
+def processes():
+    """{pid: (state, parent pid, process group)} of every host process."""
+    table = {}
+    for entry in os.listdir('/proc'):
+        stat = process_stat(int(entry)) if entry.isdigit() else None
+        if stat:
+            table[int(entry)] = stat
+    return table
+
+
+# ---- Boots ----
 
 class Proc:
     """One `proc <pid> <name> <state> ticks=N syscalls=N [reason="..."]` line."""
@@ -61,15 +279,17 @@ class Proc:
 
 
 class Boot:
-    """The outcome of one headless boot: exit status, log, parsed summary."""
+    """The outcome of one headless boot: its settings, exit status, output
+    (with each line's arrival time, in seconds from the start), summary."""
 
-    def __init__(self, args, status, output, stderr, seconds):
-        self.args = args
+    def __init__(self, run_settings, status, lines, stderr, seconds, arrivals=None, note=''):
+        self.settings = run_settings
+        self.note = note
         self.status = status
-        self.output = output
+        self.lines = lines
+        self.arrivals = arrivals or []
         self.stderr = stderr
         self.seconds = seconds
-        self.lines = output.splitlines()
         self.ticks = None
         self.procs = {}
         self.integrity = None
@@ -78,11 +298,11 @@ class Boot:
 
     def _parse_summary(self):
         """Splits the output into the kernel's log and its summary blocks.
-        The 25 rows after a block's `console:` line are screen text, which
-        any process can write (p-eve-forge.cc paints a whole summary there),
-        so they are taken as screen rows and nothing else: never as a
-        summary, `proc`, `kernel` or log line. The last complete block is
-        the summary (a panic while printing one prints another)."""
+        The CONSOLE_ROWS rows after a block's `console:` line are screen
+        text, which any process can write (p-eve-forge.cc paints a whole
+        summary there), so they are taken as screen rows and nothing else:
+        never as a summary, `proc`, `kernel` or log line. The last complete
+        block is the summary (a panic while printing one prints another)."""
         self.log_lines = []
         found = False
         i = 0
@@ -131,6 +351,11 @@ class Boot:
         """The kernel's log: everything but the summary (and its screen rows)."""
         return '\n'.join(self.log_lines)
 
+    def when(self, prefix):
+        """Seconds from the start of the boot to the first output line
+        starting with `prefix` (None if there is none)."""
+        return next((s for s, l in zip(self.arrivals, self.lines) if l.startswith(prefix)), None)
+
     def killed(self, pid=None):
         """Reasons of every `proc N killed: ...` log line (for pid, if given)."""
         out = []
@@ -144,7 +369,7 @@ class Boot:
 
     def memory_map(self):
         """The last physical memory map in the log: {address: character},
-        one entry per 4096-byte page."""
+        one entry per page."""
         pages = {}
         for l in self.lines:
             if l.startswith('physical memory, one character per page:'):
@@ -153,7 +378,7 @@ class Boot:
             if m:
                 base = int(m.group(1), 16)
                 for i, c in enumerate(m.group(2)):
-                    pages[base + i * 4096] = c
+                    pages[base + i * PAGESIZE] = c
         return pages
 
     def console_numbers(self, who, collapse_repeats=True):
@@ -169,34 +394,66 @@ class Boot:
         return [int(m.group(1)) for l in rows for m in pat.finditer(l)]
 
     def describe(self, tail=40):
+        """Every setting of the boot, its exit status, and its last lines."""
         shown = self.lines[-tail:]
-        return (f'  boot: {" ".join(self.args)}  (exit {self.status}, {self.seconds:.1f}s)\n'
+        return (f'  boot: {describe_settings(self.settings)}'
+                + (f'; {self.note}' if self.note else '')
+                + f'  (exit {self.status}, {self.seconds:.1f}s)\n'
                 + (f'  stderr: {self.stderr.strip()}\n' if self.stderr.strip() else '')
                 + '\n'.join('  | ' + l for l in shown))
 
 
-def boot(procs='alice eve', ticks=50, hz=None, respawn=None, timeout=30,
-         qemuextra=None, env_extra=None):
-    """Boots headless with these settings and returns a Boot."""
-    env = dict(os.environ)
-    env.update(PROCS=procs, TICKS=str(ticks), TIMEOUT=str(timeout))
-    if hz is not None:
-        env['HZ'] = str(hz)
-    if respawn is not None:
-        env['RESPAWN'] = str(respawn)
-    env['QEMUEXTRA'] = qemuextra or ''
-    if env_extra:
-        env.update(env_extra)
-    args = [f'PROCS="{procs}"', f'TICKS={ticks}'] + \
-        ([f'HZ={hz}'] if hz else []) + ([f'RESPAWN={respawn}'] if respawn is not None else []) + \
-        ([f'QEMUEXTRA="{qemuextra}"'] if qemuextra else [])
+def boot_settings(procs='alice eve', ticks=50, hz=100, respawn=0, timeout=30, qemuextra=''):
+    """The run settings of a headless boot with these choices."""
+    return settings(PROCS=procs, TICKS=ticks, HZ=hz, RESPAWN=respawn, TIMEOUT=timeout,
+                    QEMUEXTRA=qemuextra)
+
+
+def boot(procs='alice eve', ticks=50, tree=ROOT, **chosen):
+    """Boots `tree` headless with these settings (see boot_settings) and
+    returns a Boot."""
+    return headless(boot_settings(procs, ticks, **chosen), tree)
+
+
+def headless(run_settings, tree=ROOT, note='', before_wait=None):
+    """Runs `tree`'s `run-qemu headless` with exactly `run_settings`,
+    holding a QEMU slot, and returns a Boot. `before_wait(process)`, if
+    given, runs once QEMU is starting (for example to attach a debugger)."""
+    limit = int(run_settings['TIMEOUT']) + 30
     with qemu_slots:
-        t0 = time.monotonic()
-        r = subprocess.run([os.path.join(ROOT, 'run-qemu'), 'headless'], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           errors='replace', timeout=timeout + 30)
-        seconds = time.monotonic() - t0
-    return Boot(args, r.returncode, r.stdout, r.stderr, seconds)
+        started = time.monotonic()
+        q = subprocess.Popen([os.path.join(tree, 'run-qemu'), 'headless'], cwd=tree,
+                             env=clean_env(run_settings), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, errors='replace',
+                             start_new_session=True)
+        # run-qemu ends QEMU after TIMEOUT; this is for run-qemu itself.
+        guard = threading.Timer(limit, os.killpg, (q.pid, signal.SIGKILL))
+        guard.start()
+        stderr = []
+        reader = threading.Thread(target=lambda: stderr.append(q.stderr.read()))
+        reader.start()
+        try:
+            if before_wait:
+                before_wait(q)
+            lines, arrivals = [], []
+            for line in q.stdout:
+                arrivals.append(time.monotonic() - started)
+                lines.append(line.rstrip('\n'))
+            status = q.wait()
+        finally:
+            guard.cancel()
+            if q.poll() is None:
+                os.killpg(q.pid, signal.SIGKILL)
+                q.wait()
+            reader.join()
+        seconds = time.monotonic() - started
+    return Boot(run_settings, status, lines, ''.join(stderr), seconds, arrivals, note)
+
+
+# ---- Tests ----
+
+class TestFailure(Exception):
+    pass
 
 
 class T:
@@ -214,14 +471,18 @@ class T:
         if not condition:
             self.fail(message)
 
-    def boot(self, procs='alice eve', ticks=50, status=0, summary=True, **kw):
-        """Boots, and checks the exit status (None: any) and, unless the run
-        is expected to end without a summary, the kernel's integrity line."""
-        b = boot(procs, ticks, **kw)
+    def boot(self, procs='alice eve', ticks=50, status=0, summary=True, **chosen):
+        """Boots (see weensy.boot), and checks the exit status (None: any)
+        and, unless the run is expected to end without a summary, the
+        kernel's integrity line."""
+        return self.checked(boot(procs, ticks, **chosen), status, summary)
+
+    def checked(self, b, status=0, summary=True):
+        """Records boot `b` (its description goes with any failure) and
+        checks its exit status and integrity line, as boot() does."""
         self.boots.append(b)
         if status is not None:
-            self.check(b.status == status,
-                       f'expected exit status {status}, got {b.status}')
+            self.check(b.status == status, f'expected exit status {status}, got {b.status}')
         if summary and b.status in (0, 1):
             self.check(b.integrity == 'text=ok pagetables=ok',
                        f'kernel integrity line is {b.integrity!r}, not "text=ok pagetables=ok"')
@@ -239,7 +500,36 @@ class T:
                        + (f' (reason: {p.reason})' if p.reason else ''))
         return p
 
-    def run(self, cmd, timeout=120, **kw):
-        """Runs a host command in the repository; returns CompletedProcess."""
-        return subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              errors='replace', timeout=timeout, **kw)
+    # ---- Checks many tests share ----
+
+    def no_panic(self, b):
+        """The kernel never panicked during boot `b`."""
+        panics = [l for l in b.lines if l.startswith('PANIC')]
+        self.check(not panics, f'the kernel panicked: {panics[0] if panics else ""}')
+
+    def alice_counts(self, b, pid=1, at_least=10):
+        """Alice (process `pid`) is runnable and was never killed, her lines
+        on the screen count up by one to at least #at_least, and the last of
+        them matches her system call count."""
+        alice = self.proc(b, pid, 'alice', 'runnable')
+        self.check(not b.killed(pid), f'Alice was killed: {b.killed(pid)}')
+        a = b.console_numbers('Alice')
+        self.check(a and a == list(range(a[0], a[0] + len(a))),
+                   f"Alice's numbers are not consecutive: {a}")
+        self.check(max(a) >= at_least,
+                   f'Alice reached only #{max(a)}, expected #{at_least} or more')
+        expected = alice.syscalls // CALLS_PER_LINE
+        self.check(abs(max(a) - expected) <= 1,
+                   f"Alice's last line on screen is #{max(a)}, but her {alice.syscalls} "
+                   f'system calls mean about #{expected}')
+        return alice
+
+    def killed_once(self, b, pid, reason, alice=1):
+        """Process `pid` was killed exactly once, for `reason`, without a
+        kernel panic, and Alice (process `alice`) went on counting."""
+        p = self.proc(b, pid, state='broken')
+        self.check(p.reason == reason, f'reason {p.reason!r}, expected {reason!r}')
+        self.check(b.killed(pid) == [reason], f'kills of proc {pid}: {b.killed(pid)}')
+        self.no_panic(b)
+        self.alice_counts(b, alice)
+        return p
