@@ -137,9 +137,22 @@ static const char* check_elf(const program_dir_entry* e, elf_header& eh,
     return nullptr;
 }
 
+// Maps [va, va + size) present and writable for the kernel alone in `pt`,
+// so the loader can write there whatever the pages held before: when
+// processes share the kernel's page table (the handout, before exercise 8),
+// a previous life left them user-accessible and perhaps read-only.
+static bool map_for_loading(x86_64_pagetable* pt, uintptr_t va, size_t size) {
+    for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
+        if (vmiter(pt, a).map(a, PTE_P | PTE_W) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Step 2: copies each loadable segment into process `p`'s slot, moved by
-// `delta`, and maps it user-accessible (writable only if the segment is).
-// Sets `dynamic` to the moved address of the dynamic section, if any.
+// `delta`, then maps the segments user-accessible (writable only if the
+// segment is). Sets `dynamic` to the moved address of the dynamic section.
 static const char* load_segments(proc* p, const program_dir_entry* e, const elf_header& eh,
                                  const elf_program* ph, uintptr_t delta, uintptr_t& dynamic) {
     uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
@@ -155,7 +168,7 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
             || va + ph[i].p_memsz > stack_page || ph[i].p_filesz > ph[i].p_memsz) {
             return "segment does not fit in a process slot below its stack";
         }
-        if (!map_user(p->pagetable, va, ph[i].p_memsz, ph[i].p_flags & ELF_PFLAG_WRITE)) {
+        if (!map_for_loading(p->pagetable, va, ph[i].p_memsz)) {
             return "out of page-table pages";
         }
         auto dst = reinterpret_cast<uint8_t*>(va);
@@ -164,6 +177,15 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
         }
         memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
     }
+    // Only now the process's permissions, segment by segment: a page two
+    // segments share is writable if either is.
+    for (int i = 0; i != eh.e_phnum; ++i) {
+        if (ph[i].p_type == ELF_PTYPE_LOAD
+            && !map_user(p->pagetable, ph[i].p_va + delta, ph[i].p_memsz,
+                         ph[i].p_flags & ELF_PFLAG_WRITE)) {
+            return "out of page-table pages";
+        }
+    }
     return nullptr;
 }
 
@@ -171,10 +193,13 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
 // called: %rsp points at a zero return address, which also ends backtraces.
 static const char* setup_stack(proc* p) {
     uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
-    if (!map_user(p->pagetable, stack_page, PAGESIZE, true)) {
+    if (!map_for_loading(p->pagetable, stack_page, PAGESIZE)) {
         return "out of page-table pages";
     }
     memset(reinterpret_cast<void*>(stack_page), 0, PAGESIZE);
+    if (!map_user(p->pagetable, stack_page, PAGESIZE, true)) {
+        return "out of page-table pages";
+    }
     p->regs.reg_rsp = proc_slot_end(p->pid) - 8;
     return nullptr;
 }

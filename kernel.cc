@@ -108,6 +108,7 @@ static bool process_load(proc* p) {
         return false;
     }
     memset(&p->regs, 0, sizeof(p->regs));
+    p->regs.reg_rflags = FL_IF;         // a new process starts with interrupts on
     if (program_load(p, p->name) < 0) {
         proc_pagetable_free(p->pagetable);
         p->pagetable = nullptr;

@@ -56,6 +56,7 @@ inline bool is_canonical(uint64_t va) {
 #define FL_DF   0x00000400UL    // direction
 #define FL_OF   0x00000800UL    // overflow
 #define FL_IOPL_MASK 0x00003000UL  // I/O privilege level
+#define FL_IOPL_3 0x00003000UL  // IOPL 3: cli, sti, in and out allowed at CPL 3
 #define FL_NT   0x00004000UL    // nested task
 #define FL_RF   0x00010000UL    // resume
 #define FL_VM   0x00020000UL    // virtual-8086 mode

@@ -36,11 +36,12 @@ EXERCISES = [
         2, 'processes at IOPL 0', 'kernel.cc', ['eve-cli'],
         idea='processes run without I/O privilege, so `cli` faults',
         before="Eve's `cli` turns the timer off; Alice starves",
-        todo='Processes run with IOPL 3 (FL_IOPL_3), so they may execute `cli`,\n'
-             '`sti`, `in` and `out`: Eve turns interrupts off and the timer never\n'
-             'fires again. Give processes IOPL 0, so that those instructions raise\n'
-             'a general protection fault.',
-        start='regs.reg_rflags = (regs.reg_rflags & FL_USER_MASK) | FL_IF | FL_IOPL_3;'),
+        todo='Processes run with IOPL 3 (FL_IOPL_3) and keep whatever interrupt\n'
+             'flag they set, so they may execute `cli`, `sti`, `in` and `out`: Eve\n'
+             'turns interrupts off and the timer never fires again. Give processes\n'
+             'IOPL 0, so that those instructions raise a general protection fault,\n'
+             'and interrupts on (FL_IF) whenever they run.',
+        start='regs.reg_rflags = (regs.reg_rflags & (FL_USER_MASK | FL_IF)) | FL_IOPL_3;'),
     Exercise(
         3, 'a fault kills only the process', 'kernel.cc', ['eve-div0'],
         idea="a fault whose saved %cs & 3 is 3 kills the process; one in the kernel panics",

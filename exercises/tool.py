@@ -6,6 +6,9 @@ from the finished kernel, so that neither can drift from the solutions.
     python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
                                                  K and later replaced by the
                                                  lecture's starting code
+    python3 exercises/tool.py lecture-before ATTACK
+                                  prints K: the kernel just before the
+                                  defense that stops ATTACK is before-K
 
 A solution is the code between `// Exercise N (title)` and
 `// End of exercise N` (see catalog.py); both lines stay, so the student
@@ -68,10 +71,10 @@ def starting_code(ex, indent):
     out += [f'{indent}// {line}' for line in ex.todo.split('\n')[1:]]
     out.append(f'{indent}//   Lecture: {ex.idea}.')
     if ex.number <= 8:
-        out.append(f'{indent}//   Try it: make run-{attack} (without the defense: {ex.before}).')
+        out.append(f'{indent}//   Without it: {ex.before}.')
+        out.append(f'{indent}//   Try it: make run-{attack}; check it: make grade')
     else:
-        out.append(f'{indent}//   Try it: make run-before-{attack} (the kernel before exercise 8).')
-    out.append(f'{indent}//   Check it: make grade')
+        out.append(f'{indent}//   Try it: make run-before-{attack}; check it: make grade')
     if ex.start:
         out += [indent + line for line in ex.start.split('\n')]
     return out
@@ -81,7 +84,9 @@ def replace(text, path, numbers):
     """`text` with the solutions of exercises `numbers` replaced."""
     lines = text.split('\n')
     spans = regions(text, path)
-    for n in sorted((n for n in spans if n in numbers), reverse=True):
+    # From the bottom up, so that each replacement leaves the line numbers
+    # of the ones above it as they were.
+    for n in sorted((n for n in spans if n in numbers), key=lambda n: spans[n][0], reverse=True):
         first, last = spans[n]
         indent = re.match(r'^(\s*)', lines[first]).group(1)
         lines[first + 1:last] = starting_code(by_number(n), indent)
@@ -90,16 +95,19 @@ def replace(text, path, numbers):
 
 def solution_lines(root):
     """Every solution line in the tree at `root` that a handout must not
-    contain: lines of solutions that appear nowhere outside a solution."""
+    contain: lines of solutions that appear nowhere else in the tree."""
     inside, outside = set(), set()
-    for ex_file in sorted({e.file for e in EXERCISES}):
-        path = os.path.join(root, ex_file)
-        text = open(path).read()
-        lines = text.split('\n')
-        spans = regions(text, ex_file)
+    ex_files = {e.file for e in EXERCISES}
+    for f in tracked_files(root):
+        try:
+            with open(os.path.join(root, f)) as src:
+                lines = src.read().split('\n')
+        except (OSError, UnicodeDecodeError):
+            continue
         in_span = set()
-        for first, last in spans.values():
-            in_span.update(range(first + 1, last))
+        if f in ex_files:
+            for first, last in regions('\n'.join(lines), f).values():
+                in_span.update(range(first + 1, last))
         for i, line in enumerate(lines):
             key = line.strip()
             if key and not key.startswith('//'):
@@ -197,6 +205,17 @@ def before(k, src, out):
     os.replace(tmp, out)
 
 
+def lecture_before(program):
+    """K such that before-K is the kernel on which `program` succeeds: the
+    one just before its defense (for Eve's own attack exercise, the kernel
+    before per-process page tables)."""
+    for e in EXERCISES:
+        if program in e.attacks:
+            return e.number if e.number <= 8 else 8
+    attacks = ' '.join(a for e in EXERCISES for a in e.attacks)
+    raise ToolError(f"'{program}' is no exercise's attack; the attacks are: {attacks}")
+
+
 def main(argv):
     try:
         if len(argv) == 3 and argv[1] == 'handout':
@@ -204,6 +223,8 @@ def main(argv):
             print(f'wrote the handout to {argv[2]}: cd {argv[2]} && make grade')
         elif len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
             before(int(argv[2]), argv[3], argv[4])
+        elif len(argv) == 3 and argv[1] == 'lecture-before':
+            print(lecture_before(argv[2]))
         else:
             print(__doc__.strip(), file=sys.stderr)
             return 2
