@@ -1,0 +1,211 @@
+"""Exercises: every defense is an exercise. The lecture's kernel before
+defense K (obj/before-K) lets K's attack succeed the way the lectures say,
+and grades exercises 1..K-1 passed and K failed for that reason; the full
+kernel grades 100%; the student handout holds no solution, builds, boots
+and grades 0%; and pasting the solutions back gives the full kernel."""
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+
+import weensy
+from weensy import ROOT, cases, test
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'exercises', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+catalog = load('catalog')
+tool = load('tool')
+grade = load('grade')
+
+# The grader boots QEMU itself; under the test runner each of its boots
+# takes one of the runner's QEMU slots like any other boot.
+_grader_boot = grade.boot
+
+
+def _boot_in_slot(*args, **kw):
+    with weensy.qemu_slots:
+        return _grader_boot(*args, **kw)
+
+
+grade.boot = _boot_in_slot
+
+
+# One make at a time in this tree: the before-K images share prerequisites
+# (the boot sector, the programs) that concurrent makes would race to write.
+# (`make check` builds them all before the tests start.)
+build_lock = threading.Lock()
+
+
+def build_before(t, k):
+    """Builds obj/before-K/weensyos.img; returns its folder."""
+    with build_lock:
+        status, out, _ = weensy.run(weensy.make_command('-s', f'obj/before-{k}/weensyos.img'))
+    t.check(status == 0, f'obj/before-{k}/weensyos.img does not build:\n{out[-2000:]}')
+    t.check('warning' not in out.lower(), f'the before-{k} kernel builds with warnings:\n{out}')
+    return os.path.join('obj', f'before-{k}')
+
+
+@dataclass
+class Before:
+    k: int
+    outcome: str        # how exercise K's attack succeeds without its defense
+    says: str           # what the grader's sentence must mention
+    sentence: str
+
+
+BEFORE = [
+    Before(1, 'alice-starved', 'Alice made no progress after Eve started spinning',
+           "Before exercise 1, Eve spins and Alice never runs again; the grader says so"),
+    Before(2, 'machine-stuck', 'machine stuck: no timer interrupt',
+           "Before exercise 2, Eve's cli turns the timer off and the machine hangs; exercise 1 passes"),
+    Before(3, 'kernel-panic', 'PANIC: unhandled divide error',
+           "Before exercise 3, Eve's division by zero panics the kernel; exercises 1-2 pass"),
+    Before(4, 'kernel-hung', 'her next system call hung the kernel',
+           "Before exercise 4, Eve overwrites syscall_entry and the next system call hangs the kernel; 1-3 pass"),
+    Before(5, 'kernel-wrote-own-code', 'over its own code at syscall_entry',
+           "Before exercise 5, sys_getsysname writes over the kernel's code for Eve; 1-4 pass"),
+    Before(6, 'kernel-page-given', 'handed Eve the page of syscall_entry',
+           "Before exercise 6, sys_page_alloc hands Eve the kernel's page and the machine goes down; 1-5 pass"),
+    Before(7, 'machine-stopped', "Eve's sys_panic stopped the whole machine",
+           "Before exercise 7, Eve's sys_panic stops the machine; 1-6 pass"),
+    Before(8, 'memory-overwritten', "Eve wrote over Alice's stack",
+           "Before exercise 8, Eve writes Alice's stack unhindered; 1-7 pass"),
+]
+
+
+@cases(BEFORE)
+def _(t, row):
+    image = build_before(t, row.k)
+    results = grade.grade(os.path.join(image, 'weensyos.img'), list(range(1, row.k + 1)))
+    for n in range(1, row.k):
+        r = results[n]
+        t.check(r.passed, f'before-{row.k}: exercise {n} failed: {r.why}')
+    r = results[row.k]
+    t.check(not r.passed, f'before-{row.k}: exercise {row.k} passed, but its defense is missing')
+    t.check(r.outcome == row.outcome,
+            f'before-{row.k}: exercise {row.k} failed as {r.outcome!r} ({r.why}), '
+            f'not because its attack succeeded ({row.outcome!r})')
+    t.check(row.says in r.why, f'the grader\'s sentence does not say {row.says!r}: {r.why}')
+
+
+@test("make grade in the full tree: one line per exercise, 90/90 (100%), and '9 passed, 0 failed' last")
+def _(t):
+    with weensy.qemu_slots:
+        status, out, _ = weensy.run(['python3', 'exercises/grade.py'], timeout=300)
+    lines = out.strip().splitlines()
+    t.check(status == 0, f'make grade exited {status}:\n{out}')
+    for e in catalog.EXERCISES:
+        t.check(any(re.match(rf'^exercise {e.number}  {re.escape(e.title)} .* ok', l) for l in lines),
+                f'no passing line for exercise {e.number}:\n{out}')
+    t.check('score: 90/90 (100%)' in lines, f'the score is not 90/90:\n{out}')
+    t.check(lines[-1] == '9 passed, 0 failed', f'last line: {lines[-1]!r}')
+
+
+@test("Exercise 9: Eve's reference attack prints Alice's random secret on the kernel before exercise 8, "
+      "and is killed reading Alice's memory on the full kernel")
+def _(t):
+    image = build_before(t, 8)
+    secret = 271828182
+    b = t.boot(f'alice:{secret} eve-steal', ticks=5, qemuextra=weensy.STEADY_CLOCK)
+    t.check(not any(str(secret) in row for row in b.console), 'the full kernel let Eve read the secret')
+    eve = t.proc(b, 2, 'eve-steal', 'broken')
+    t.check(eve.reason.startswith('page fault: read from 0x100000'),
+            f'Eve was not stopped reading Alice\'s memory: {eve.reason}')
+    r = grade.boot(os.path.join(image, 'weensyos.img'), f'alice:{secret} eve-steal', 5)
+    t.check(any(f"Alice's secret is {secret}" in row for row in r.console),
+            'before exercise 8, Eve did not print the secret:\n' + '\n'.join(r.console))
+
+
+@test("make handout: a fresh git repository with one commit, no solution line, its own README; "
+      "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise, "
+      "and a second make handout into it is refused")
+def _(t):
+    tmp = tempfile.mkdtemp(prefix='weensy-handout-')
+    try:
+        dest = os.path.join(tmp, 'h')
+        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
+        t.check(status == 0, f'make handout failed:\n{out}')
+        status, log, _ = weensy.run(['git', 'log', '--oneline'], cwd=dest)
+        t.check(status == 0 and len(log.strip().splitlines()) == 1,
+                f'the handout is not a git repository with one commit:\n{log}')
+        leaked = [line for line in tool.solution_lines(ROOT) if tool.handout_contains(dest, line)]
+        t.check(not leaked, f'solution lines in the handout: {leaked}')
+        t.check(not os.path.exists(os.path.join(dest, 'tests')), 'the handout holds the test suite')
+        readme = open(os.path.join(dest, 'README.md')).read()
+        for e in catalog.EXERCISES:
+            t.check(f'| {e.number} | {e.title} |' in readme, f'the handout README lacks exercise {e.number}')
+        t.check('make grade' in readme and 'make run' in readme, 'the handout README lacks how to run and grade')
+        for e in catalog.EXERCISES:
+            t.check(f'// Exercise {e.number} (' in open(os.path.join(dest, e.file)).read(),
+                    f'exercise {e.number} has no marker in the handout')
+
+        status, out, _ = weensy.run(weensy.make_command('-j2'), cwd=dest, timeout=300)
+        t.check(status == 0, f'the handout does not build:\n{out[-2000:]}')
+        t.check('warning' not in out.lower(), f'the handout builds with warnings:\n{out}')
+        b = weensy.boot('alice eve', ticks=20, tree=dest)
+        t.check(b.status == 0, f'the handout does not boot: {b.describe()}')
+        t.check(b.console_numbers('Alice') and b.console_numbers('Eve'),
+                'Alice and Eve do not both print in the handout')
+
+        with weensy.qemu_slots:
+            status, out, _ = weensy.run(['python3', 'exercises/grade.py'], cwd=dest, timeout=300)
+        lines = out.strip().splitlines()
+        t.check(status == 1, f'make grade in the handout exited {status}:\n{out}')
+        for e in catalog.EXERCISES:
+            t.check(any(re.match(rf'^exercise {e.number} .* 0/{e.points}  FAIL: \S', l) for l in lines),
+                    f'no failing line with a reason for exercise {e.number}:\n{out}')
+        t.check('score: 0/90 (0%)' in lines and lines[-1] == '0 passed, 9 failed',
+                f'the handout does not score 0:\n{out}')
+
+        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
+        t.check(status != 0 and 'not an empty folder' in out, f'a second handout was not refused:\n{out}')
+        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h2'), cwd=dest)
+        t.check(status != 0 and 'itself a handout' in out, f'a handout made a handout:\n{out}')
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test("Pasting every solution back into the handout's files gives the full tree's files byte for byte")
+def _(t):
+    for ex_file in sorted({e.file for e in catalog.EXERCISES}):
+        full = open(os.path.join(ROOT, ex_file)).read()
+        numbers = {e.number for e in catalog.EXERCISES}
+        handout = tool.replace(full, ex_file, numbers)
+        t.check(handout != full, f'{ex_file}: the handout is the same as the full file')
+        solved = handout.split('\n')
+        spans_full = tool.regions(full, ex_file)
+        spans_handout = tool.regions(handout, ex_file)
+        t.check(set(spans_full) == set(spans_handout), f'{ex_file}: markers differ')
+        full_lines = full.split('\n')
+        for n in sorted(spans_handout, key=lambda n: spans_handout[n][0], reverse=True):
+            first, last = spans_handout[n]
+            f_first, f_last = spans_full[n]
+            solved[first + 1:last] = full_lines[f_first + 1:f_last]
+        t.check('\n'.join(solved) == full, f'{ex_file}: handout plus solutions is not the full file')
+
+
+@test("BEFORE=2 with eve-cli: the lecture's kernel hangs after Eve's cli and the watchdog says who; "
+      "run-before-ATTACK picks the right kernel and refuses a program that is no attack")
+def _(t):
+    build_before(t, 2)
+    with weensy.qemu_slots:
+        status, out, _ = weensy.run(weensy.make_command('-s', 'run-headless', 'BEFORE=2', PROCS='alice eve-cli',
+                                                        TICKS=40, QEMUEXTRA=weensy.STEADY_CLOCK))
+    t.check(status != 0, f'the before-2 kernel did not stop on the hang:\n{out[-1500:]}')
+    t.check(re.search(r'^PANIC: machine stuck: no timer interrupt for \d+ ms; proc 2 \(eve-cli\) runs '
+                      r'with interrupts off', out, re.M), f'no "machine stuck" report:\n{out[-1500:]}')
+    for attack, k in (('eve-spin', 1), ('eve-cli', 2), ('eve-kjump', 4), ('eve-clobber', 8),
+                      ('eve-steal', 8)):
+        status, out, _ = weensy.run(['python3', 'exercises/tool.py', 'lecture-before', attack])
+        t.check(status == 0 and out.strip() == str(k), f'{attack}: before-{out.strip()}, expected {k}')
+    status, out, _ = weensy.run(weensy.make_command('run-before-alice'))
+    t.check(status != 0 and "'alice' is no exercise's attack" in out, f'run-before-alice: {out[-500:]}')
