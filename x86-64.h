@@ -166,16 +166,6 @@ inline uint8_t inb(uint16_t port) {
     asm volatile("inb %w1, %0" : "=a" (v) : "Nd" (port));
     return v;
 }
-inline uint16_t inw(uint16_t port) {
-    uint16_t v;
-    asm volatile("inw %w1, %0" : "=a" (v) : "Nd" (port));
-    return v;
-}
-inline uint32_t inl(uint16_t port) {
-    uint32_t v;
-    asm volatile("inl %w1, %0" : "=a" (v) : "Nd" (port));
-    return v;
-}
 inline void outb(uint16_t port, uint8_t v) {
     asm volatile("outb %0, %w1" : : "a" (v), "Nd" (port));
 }
@@ -193,27 +183,12 @@ inline uint64_t rdmsr(uint32_t msr) {
 inline void wrmsr(uint32_t msr, uint64_t v) {
     asm volatile("wrmsr" : : "c" (msr), "a" ((uint32_t) v), "d" ((uint32_t) (v >> 32)));
 }
-inline uint64_t rdcr0() {
-    uint64_t v;
-    asm volatile("movq %%cr0, %0" : "=r" (v));
-    return v;
-}
-inline void wrcr0(uint64_t v) {
-    asm volatile("movq %0, %%cr0" : : "r" (v) : "memory");
-}
-inline uint64_t rdcr2() {
-    uint64_t v;
-    asm volatile("movq %%cr2, %0" : "=r" (v));
-    return v;
-}
-inline uint64_t rdcr3() {
-    uint64_t v;
-    asm volatile("movq %%cr3, %0" : "=r" (v));
-    return v;
-}
-inline void wrcr3(uint64_t v) {
-    asm volatile("movq %0, %%cr3" : : "r" (v) : "memory");
-}
+// Control registers: %cr0 (modes), %cr2 (the page-fault address), %cr3
+// (the page table).
+inline uint64_t rdcr0() { uint64_t v; asm volatile("movq %%cr0, %0" : "=r" (v)); return v; }
+inline void wrcr0(uint64_t v) { asm volatile("movq %0, %%cr0" : : "r" (v) : "memory"); }
+inline uint64_t rdcr2() { uint64_t v; asm volatile("movq %%cr2, %0" : "=r" (v)); return v; }
+inline void wrcr3(uint64_t v) { asm volatile("movq %0, %%cr3" : : "r" (v) : "memory"); }
 inline uint64_t rdtsc() {
     uint32_t lo, hi;
     asm volatile("rdtsc" : "=a" (lo), "=d" (hi));
@@ -224,14 +199,8 @@ inline uint64_t read_rbp() {
     asm volatile("movq %%rbp, %0" : "=r" (v));
     return v;
 }
-inline void invlpg(uintptr_t va) {
-    asm volatile("invlpg (%0)" : : "r" (va) : "memory");
-}
 inline void cli() {
     asm volatile("cli" : : : "memory");
-}
-inline void sti() {
-    asm volatile("sti" : : : "memory");
 }
 inline void pause() {
     asm volatile("pause" : : : "memory");

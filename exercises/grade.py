@@ -192,17 +192,24 @@ def grade_2(image):
     return fail('cli-allowed', f'Eve executed cli without a fault; {b.what_happened()}')
 
 
-def grade_3(image):
-    b = boot(image, 'alice eve-div0', 40)
-    eve, alice = b.proc(2), b.proc(1)
-    if b.status == 1:
-        return fail('kernel-panic', f"Eve's division by zero brought the whole machine down: "
-                    f'PANIC: {b.panic}')
-    if b.status == 0 and eve['state'] == 'broken' and eve['reason'].startswith('divide error') \
-            and alice['state'] == 'runnable' and alice['syscalls'] > WARMUP + 1024:
-        return ok()
-    return fail('div0-mishandled', f"after Eve's division by zero, Eve is {eve['state']} "
-                f"({eve['reason']}), Alice made {alice['syscalls']} calls; {b.what_happened()}")
+def only_eve_dies(program, reason, outcome, attack):
+    """Grades an attack that must kill Eve alone (for `reason`) while the
+    machine runs on; `attack` names what she did, for the sentence."""
+    def grade_it(image):
+        b = boot(image, f'alice {program}', 40)
+        eve, alice = b.proc(2), b.proc(1)
+        if b.status == 1:
+            return fail(outcome, f'{attack} brought the whole machine down: PANIC: {b.panic}')
+        if b.status == 0 and eve['state'] == 'broken' and eve['reason'].startswith(reason) \
+                and alice['state'] == 'runnable' and alice['syscalls'] > WARMUP + 1024:
+            return ok()
+        return fail(program + '-mishandled', f'after {attack}, Eve is {eve["state"]} '
+                    f'({eve["reason"]}) and Alice made {alice["syscalls"]} system calls; '
+                    f'{b.what_happened()}')
+    return grade_it
+
+
+grade_3 = only_eve_dies('eve-div0', 'divide error', 'kernel-panic', "Eve's division by zero")
 
 
 def grade_4(image):
@@ -263,16 +270,7 @@ def grade_6(image):
                 f'(0x{target & ~0xFFF:x}): {b.what_happened()}{"; kernel " + b.integrity if b.integrity else ""}')
 
 
-def grade_7(image):
-    b = boot(image, 'alice eve-panic', 40)
-    eve, alice = b.proc(2), b.proc(1)
-    if b.status == 1:
-        return fail('machine-stopped', f"Eve's sys_panic stopped the whole machine: "
-                    f'PANIC: {b.panic}')
-    if b.status == 0 and eve['state'] == 'broken' and eve['reason'].startswith('sys_panic') \
-            and alice['state'] == 'runnable':
-        return ok()
-    return fail('panic-mishandled', f'after sys_panic Eve is {eve["state"]}; {b.what_happened()}')
+grade_7 = only_eve_dies('eve-panic', 'sys_panic', 'machine-stopped', "Eve's sys_panic")
 
 
 def grade_8(image):

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 import weensy
 from weensy import ROOT, cases, test
@@ -54,47 +54,30 @@ def build_before(t, k):
     return os.path.join('obj', f'before-{k}')
 
 
-@dataclass
-class Before:
-    k: int
-    outcome: str        # how exercise K's attack succeeds without its defense
-    says: str           # what the grader's sentence must mention
-    sentence: str
-
-
-BEFORE = [
-    Before(1, 'alice-starved', 'Alice made no progress after Eve started spinning',
-           "Before exercise 1, Eve spins and Alice never runs again; the grader says so"),
-    Before(2, 'machine-stuck', 'machine stuck: no timer interrupt',
-           "Before exercise 2, Eve's cli turns the timer off and the machine hangs; exercise 1 passes"),
-    Before(3, 'kernel-panic', 'PANIC: unhandled divide error',
-           "Before exercise 3, Eve's division by zero panics the kernel; exercises 1-2 pass"),
-    Before(4, 'kernel-hung', 'her next system call hung the kernel',
-           "Before exercise 4, Eve overwrites syscall_entry and the next system call hangs the kernel; 1-3 pass"),
-    Before(5, 'kernel-wrote-own-code', 'over its own code at syscall_entry',
-           "Before exercise 5, sys_getsysname writes over the kernel's code for Eve; 1-4 pass"),
-    Before(6, 'kernel-page-given', 'handed Eve the page of syscall_entry',
-           "Before exercise 6, sys_page_alloc hands Eve the kernel's page and the machine goes down; 1-5 pass"),
-    Before(7, 'machine-stopped', "Eve's sys_panic stopped the whole machine",
-           "Before exercise 7, Eve's sys_panic stops the machine; 1-6 pass"),
-    Before(8, 'memory-overwritten', "Eve wrote over Alice's stack",
-           "Before exercise 8, Eve writes Alice's stack unhindered; 1-7 pass"),
-]
+BEFORE = [SimpleNamespace(ex=e, sentence=f'Before exercise {e.number} ({e.title}), '
+                          f'{e.attacks[0]} succeeds ({e.before})'
+                          + (f'; exercises 1-{e.number - 1} pass' if e.number > 1 else ''))
+          for e in catalog.EXERCISES if e.number <= 8]
 
 
 @cases(BEFORE)
 def _(t, row):
-    image = build_before(t, row.k)
-    results = grade.grade(os.path.join(image, 'weensyos.img'), list(range(1, row.k + 1)))
-    for n in range(1, row.k):
+    """Exercise K's row of exercises/catalog.txt says how its attack
+    succeeds without the defense (fails-as); the before-K kernel must
+    grade 1..K-1 passed and K failed in exactly that way."""
+    ex = row.ex
+    k = ex.number
+    image = build_before(t, k)
+    results = grade.grade(os.path.join(image, 'weensyos.img'), list(range(1, k + 1)))
+    for n in range(1, k):
         r = results[n]
-        t.check(r.passed, f'before-{row.k}: exercise {n} failed: {r.why}')
-    r = results[row.k]
-    t.check(not r.passed, f'before-{row.k}: exercise {row.k} passed, but its defense is missing')
-    t.check(r.outcome == row.outcome,
-            f'before-{row.k}: exercise {row.k} failed as {r.outcome!r} ({r.why}), '
-            f'not because its attack succeeded ({row.outcome!r})')
-    t.check(row.says in r.why, f'the grader\'s sentence does not say {row.says!r}: {r.why}')
+        t.check(r.passed, f'before-{k}: exercise {n} failed: {r.why}')
+    r = results[k]
+    t.check(not r.passed, f'before-{k}: exercise {k} passed, but its defense is missing')
+    t.check(r.outcome == ex.outcome,
+            f'before-{k}: exercise {k} failed as {r.outcome!r} ({r.why}), '
+            f'not because its attack succeeded ({ex.outcome!r})')
+    t.check(ex.says in r.why, f'the grader\'s sentence does not say {ex.says!r}: {r.why}')
 
 
 @test("make grade in the full tree: one line per exercise, 90/90 (100%), and '9 passed, 0 failed' last")
