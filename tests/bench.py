@@ -96,6 +96,25 @@ def bench_boot(procs, qemuextra):
     return figures, timer, hz
 
 
+def display_cost(ticks=200):
+    """The live screen's cost: p-tickcost spins through `ticks` timer ticks
+    under -icount shift=0 with the panel on (VIEW=map) and off
+    (VIEW=console) and reports the counter ticks the kernel took. Returns
+    {view: (per timer tick, share of the CPU)}."""
+    out = {}
+    for view in ('console', 'map'):
+        env = dict(os.environ, PROCS=f'tickcost:{ticks}', TICKS='100000', HZ='100',
+                   TIMEOUT='60', QEMUEXTRA=ICOUNT, VIEW=view)
+        r = subprocess.run([os.path.join(ROOT, 'run-qemu'), 'headless'], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace')
+        m = re.search(r'^tickcost ticks=(\d+) stolen=(\d+) total=(\d+)$', r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            sys.exit(f'bench: PROCS=tickcost VIEW={view}: no result\n' + r.stdout[-2000:])
+        n, stolen, total = (int(g) for g in m.groups())
+        out[view] = (stolen / n, stolen / total)
+    return out
+
+
 def copy_tree(dst):
     """Copies the tracked and the untracked-but-not-ignored files."""
     out = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
@@ -152,6 +171,12 @@ def main():
           f'interrupting QEMU looks alike: mean {int(cyc_timer["mean"]):,} cycles)')
     print(f'round trip, loop included: sys_getpid {ins["getpid"][0]:.0f} instructions '
           f'(target 100), sys_yield {ins["yield"][0]:.0f} (target 300)')
+
+    cost = display_cost()
+    (off_tick, off_share), (on_tick, on_share) = cost['console'], cost['map']
+    print(f'live screen, per timer tick at HZ=100 under -icount: {off_tick:,.0f} counter ticks '
+          f'with it off (VIEW=console), {on_tick:,.0f} on (VIEW=map): '
+          f'{100 * (on_share - off_share):.2f}% of the CPU (limit 2%)')
 
     # ---- The development loop ----
     with tempfile.TemporaryDirectory(prefix='weensyos-bench-') as tree:
