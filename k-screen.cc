@@ -396,6 +396,11 @@ void screen_init() {
 }
 
 void screen_tick() {
+    // The plain console is the screen with the display off: the kernel
+    // leaves it to the processes, as it did before there was a panel.
+    if (view == VIEW_CONSOLE) {
+        return;
+    }
     // The first tick paints at once; later ones every redraw_ticks.
     if (ticks % redraw_ticks == 0 || ticks == 1) {
         take_sample();
