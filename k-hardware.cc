@@ -270,6 +270,12 @@ int keyboard_poll() {
     if (code & 0x80) {
         return -1;              // key release
     }
+    // Set 1 numbers the keys by rows of the keyboard: the digits from
+    // 0x02, the letters from 0x10.
+    static const char digits[] = "1234567890";
+    if (code >= 0x02 && code < 0x02 + sizeof(digits) - 1) {
+        return digits[code - 0x02];
+    }
     static const char letters[] = "qwertyuiop\0\0\0\0asdfghjkl\0\0\0\0\0zxcvbnm";
     if (code >= 0x10 && code < 0x10 + sizeof(letters) - 1 && letters[code - 0x10]) {
         char c = letters[code - 0x10];
@@ -374,6 +380,7 @@ void read_boot_options(boot_options& opt) {
     uint64_t headless = 0;
     number_option("headless", headless, 0, 1);
     opt.headless = headless;
+    fw_cfg_option("view", opt.view, sizeof(opt.view));
 }
 
 

@@ -50,6 +50,7 @@ void kernel_start() {
     read_boot_options(bootopt);
     log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s\n", bootopt.procs, bootopt.hz,
                bootopt.headless ? " headless" : "");
+    screen_init();              // the panel and map above the console (k-screen.cc)
     processes_start(bootopt.procs);
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
     watchdog_init(bootopt.hz);  // and 100 NMIs a second, which `cli` cannot stop
@@ -187,6 +188,25 @@ void process_kill(proc* p, const char* reason) {
     }
 }
 
+// Replaces every process with the programs in `procs`, as if the machine
+// had booted with them (the lecture keys, k-screen.cc): each process ends
+// and gives back its page table, its slot starts over from zero (counters,
+// lives), and the new set is loaded as pids 1, 2, ... Called at a timer
+// tick, where no process is half-way through a system call.
+void processes_restart(const char* procs) {
+    for (int pid = 1; pid != NPROC; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->pagetable) {
+            process_free(p, P_FREE);
+        }
+        memset(p, 0, sizeof(*p));
+    }
+    current = nullptr;
+    log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
+    processes_start(procs);
+    schedule();
+}
+
 
 // ---- 3. Exceptions and interrupts ----
 // k-exception.S saved every register and calls exception(). For a process,
@@ -252,7 +272,10 @@ static void timer_tick() {
         integrity_report(report, sizeof(report));
         console_printf(CS_WHITE "kernel %s\n", report);
         log_printf("integrity check: kernel %s\n", report);
+    } else if (key != -1) {
+        screen_key(key);        // views and lecture keys (k-screen.cc)
     }
+    screen_tick();              // repaints the panel and map when due
     if (bootopt.headless && ticks >= bootopt.ticks) {
         finish(POWEROFF_NORMAL);
     }

@@ -77,6 +77,7 @@ struct boot_options {
     uint64_t ticks = 300;           // headless: power off after this many
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
+    char view[16] = "";             // the screen's first view (k-screen.cc)
 };
 extern boot_options bootopt;
 
@@ -84,6 +85,7 @@ extern boot_options bootopt;
 [[noreturn]] void schedule();           // runs the next runnable process
 [[noreturn]] void run(proc* p);         // returns to process p
 void process_kill(proc* p, const char* reason);
+[[noreturn]] void processes_restart(const char* procs);   // a new program set
 uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
 
 // Entry points from k-exception.S.
@@ -152,6 +154,12 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 // table on the disk). Returns false if none.
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 
+// ---- k-screen.cc: the live screen (status panel, memory map, views) ----
+void screen_init();                     // before the first process loads
+void screen_tick();                     // on every timer tick: repaint when due
+void screen_key(int key);               // v, the lecture keys 0-8
+void memshow(bool on_console);          // prints the physical memory map to the log
+
 // ---- k-memory.cc ----
 x86_64_pagetable* pagetable_alloc();
 void pagetable_free(x86_64_pagetable* pt);
@@ -160,6 +168,5 @@ void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
 bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write);
 void integrity_record();
-void memshow(bool on_console);          // prints the physical memory map to the log
 void integrity_report(char* buf, size_t size);
 #endif

@@ -387,20 +387,27 @@ int snprintf(char* buf, size_t size, const char* format, ...) {
 
 // ---- The console ----
 
+int console_top() {
+    int top = console_top_slot;
+    return top >= 0 && top < CONSOLE_ROWS ? top : 0;
+}
+
 int console_cursor() {
     int pos = console_cursor_slot;
-    if (pos < 0 || pos > CONSOLE_ROWS * CONSOLE_COLUMNS) {
-        pos = 0;
+    if (pos < console_top() * CONSOLE_COLUMNS || pos > CONSOLE_ROWS * CONSOLE_COLUMNS) {
+        pos = console_top() * CONSOLE_COLUMNS;
     }
     return pos;
 }
 
 namespace {
 struct console_printer : printer {
+    int top_ = console_top() * CONSOLE_COLUMNS;     // first cell of the region
     int pos_ = console_cursor();
 
+    // Moves the region's rows up by one, leaving the rows above it alone.
     void scroll() {
-        for (int i = 0; i != (CONSOLE_ROWS - 1) * CONSOLE_COLUMNS; ++i) {
+        for (int i = top_; i != (CONSOLE_ROWS - 1) * CONSOLE_COLUMNS; ++i) {
             console[i] = console[i + CONSOLE_COLUMNS];
         }
         for (int i = (CONSOLE_ROWS - 1) * CONSOLE_COLUMNS;
@@ -446,5 +453,6 @@ void console_clear() {
     for (int i = 0; i != CONSOLE_ROWS * CONSOLE_COLUMNS; ++i) {
         console[i] = ' ' | COLOR_NORMAL;
     }
+    console_top_slot = 0;
     console_cursor_slot = 0;
 }

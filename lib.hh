@@ -71,9 +71,14 @@ int vsnprintf(char* buf, size_t size, const char* format, va_list ap);
 #define console ((volatile uint16_t*) CONSOLE_ADDR)
 // The cursor position lives in the console page just past the visible
 // screen, so that the kernel and every process print at the same place.
-// Any process may write it: whoever reads it clamps it.
+// Beside it, the first row of the console region: printing and scrolling
+// stay in rows [top, CONSOLE_ROWS), so that the kernel's status panel and
+// memory map above it (k-screen.cc) stay put. The kernel sets the top row;
+// any process may write either value: whoever reads them clamps them.
 #define console_cursor_slot (*(volatile int*) (CONSOLE_ADDR + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS))
-int console_cursor();
+#define console_top_slot (*(volatile int*) (CONSOLE_ADDR + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS + 4))
+int console_top();              // first row of the console region
+int console_cursor();           // a cell inside the region (or just past it)
 
 // Colour escapes for console_printf format strings (ANSI SGR codes, which
 // also read correctly in a terminal), and the CGA attributes they select.
@@ -101,7 +106,7 @@ void console_printf(int color, const char* format, ...)
 void console_printf(const char* format, ...)
     __attribute__((format(printf, 1, 2)));
 void console_vprintf(int color, const char* format, va_list ap);
-void console_clear();
+void console_clear();           // the whole screen; the region is all of it
 
 // ---- Assertions: a failed one panics (in a process: sys_panic) ----
 [[noreturn]] void assert_fail(const char* file, int line, const char* msg);

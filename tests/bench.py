@@ -73,6 +73,23 @@ def bench_boot(procs, qemuextra):
     return figures, timer, hz
 
 
+def display_cost(ticks=200):
+    """The live screen's cost: p-tickcost spins through `ticks` timer ticks
+    under -icount shift=0 with the panel on (VIEW=map) and off
+    (VIEW=console) and reports the counter ticks the kernel took. Returns
+    {view: (per timer tick, share of the CPU)}."""
+    out = {}
+    for view in ('console', 'map'):
+        b = weensy.boot(f'tickcost:{ticks}', 100000, hz=100, timeout=60, qemuextra=ICOUNT,
+                        view=view)
+        m = re.search(r'^tickcost ticks=(\d+) stolen=(\d+) total=(\d+)$', '\n'.join(b.lines), re.M)
+        if b.status != 0 or not m:
+            sys.exit(f'bench: PROCS=tickcost VIEW={view}: no result\n' + '\n'.join(b.lines[-40:]))
+        n, stolen, total = (int(g) for g in m.groups())
+        out[view] = (stolen / n, stolen / total)
+    return out
+
+
 def timed(cmd, cwd, must_pass=True):
     """Runs `cmd` (weensy.run: a clean environment); returns its seconds
     and output."""
@@ -117,6 +134,12 @@ def main():
           f'interrupting QEMU looks alike: mean {int(cyc_timer["mean"]):,} cycles)')
     print(f'round trip, loop included: sys_getpid {ins["getpid"][0]:.0f} instructions '
           f'(target 100), sys_yield {ins["yield"][0]:.0f} (target 300)')
+
+    cost = display_cost()
+    (off_tick, off_share), (on_tick, on_share) = cost['console'], cost['map']
+    print(f'live screen, per timer tick at HZ=100 under -icount: {off_tick:,.0f} counter ticks '
+          f'with it off (VIEW=console), {on_tick:,.0f} on (VIEW=map): '
+          f'{100 * (on_share - off_share):.2f}% of the CPU (limit 2%)')
 
     # ---- The development loop ----
     with tempfile.TemporaryDirectory(prefix='weensyos-bench-') as tree:

@@ -20,7 +20,9 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -173,7 +175,7 @@ STEADY_CLOCK = '-icount shift=6'
 # with the value the tests use unless a test says otherwise.
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
-    'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0',
+    'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
 }
 # Make passes these to the makes it runs; under `make check` they would
 # carry its command line into the makes the tests run.
@@ -403,10 +405,12 @@ class Boot:
                 + '\n'.join('  | ' + l for l in shown))
 
 
-def boot_settings(procs='alice eve', ticks=50, hz=100, respawn=0, timeout=30, qemuextra=''):
-    """The run settings of a headless boot with these choices."""
+def boot_settings(procs='alice eve', ticks=50, hz=100, respawn=0, timeout=30, qemuextra='',
+                  view='console'):
+    """The run settings of a headless boot with these choices (view='map':
+    the live screen, as `make run` shows it)."""
     return settings(PROCS=procs, TICKS=ticks, HZ=hz, RESPAWN=respawn, TIMEOUT=timeout,
-                    QEMUEXTRA=qemuextra)
+                    QEMUEXTRA=qemuextra, VIEW=view)
 
 
 def boot(procs='alice eve', ticks=50, tree=ROOT, **chosen):
@@ -476,6 +480,39 @@ class T:
         and, unless the run is expected to end without a summary, the
         kernel's integrity line."""
         return self.checked(boot(procs, ticks, **chosen), status, summary)
+
+    def boot_typing(self, procs, keys, ticks=150, gap=0.15, status=0, summary=True, **chosen):
+        """Boots (as boot()) with a second QEMU monitor, and once the
+        machine is up types `keys` into its keyboard (QEMU's sendkey), `gap`
+        seconds apart."""
+        sock_dir = tempfile.mkdtemp(prefix='weensyos-keys-')
+        sock_path = os.path.join(sock_dir, 'monitor.sock')
+
+        def typist():
+            deadline = time.monotonic() + 20
+            while not os.path.exists(sock_path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.4)             # past the boot: the kernel polls each tick
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sock_path)
+                for key in keys:
+                    s.sendall(f'sendkey {key}\n'.encode())
+                    time.sleep(gap)
+                s.close()
+            except OSError:
+                pass
+
+        th = threading.Thread(target=typist)
+        th.start()
+        try:
+            extra = chosen.pop('qemuextra', '')
+            return self.boot(procs, ticks, status=status, summary=summary,
+                             qemuextra=f'{extra} -monitor unix:{sock_path},server=on,wait=off'.strip(),
+                             **chosen)
+        finally:
+            th.join()
+            shutil.rmtree(sock_dir, ignore_errors=True)
 
     def checked(self, b, status=0, summary=True):
         """Records boot `b` (its description goes with any failure) and

@@ -1,0 +1,456 @@
+// k-screen.cc: the live screen an instructor projects. Above the console
+// region where processes print: a help row naming the keys, one row per
+// process (state, share of the CPU and system calls per second over the
+// last second), and a memory map: the physical one, or one process's
+// virtual address space as its own page table sees it. `v` cycles the
+// views, down to the plain full-screen console; the digits restart the
+// machine's processes with a lecture's program set.
+//
+// The screen is the console page, which every process may write: Eve can
+// paint over the panel. So the kernel repaints all of it at least ten times
+// a second (every HZ/10 ticks), and a forgery lasts no longer than that.
+#include "kernel.hh"
+#include "k-vmiter.hh"
+
+// ---- Layout ----
+//   row 0                         the keys
+//   rows 1 .. panel_procs         one per process of the current set
+//   the next row                  the map's title and legend
+//   the next MAP_ROWS rows        the map, MAP_PER_ROW pages a row
+//   the rest, down to row 24      the console region (lib.cc scrolls only it)
+
+#define MAP_PAGES       (MEMSIZE_PHYSICAL / PAGESIZE)   // 512: all of memory
+#define MAP_PER_ROW     64
+#define MAP_ROWS        (MAP_PAGES / MAP_PER_ROW)
+
+// What the screen shows: the physical map, the virtual memory of process
+// 1..MAX_PROCS, or the plain console.
+#define VIEW_PHYSICAL   0
+#define VIEW_CONSOLE    (-1)
+static int view;
+static int panel_procs;         // process rows: how many programs the set names
+static int shown_top;           // the console region's first row, as last drawn
+static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s)
+
+// The lecture keys: 0 the default pair, N the attack of exercise N beside
+// Alice, in the lectures' order.
+static const char* const lecture_sets[] = {
+    "alice eve",
+    "alice eve-spin",           // 1 the timer preempts
+    "alice eve-cli",            // 2 processes run at IOPL 0
+    "alice eve-div0",           // 3 a fault kills only the process
+    "alice eve-kwrite",         // 4 kernel pages without PTE_U
+    "alice eve-sysname",        // 5 sys_getsysname checks its buffer
+    "alice eve-pagealloc",      // 6 sys_page_alloc checks its address
+    "alice eve-panic",          // 7 sys_panic kills only the caller
+    "alice eve-clobber",        // 8 a page table per process
+};
+
+// ---- Colours: CGA attributes, foreground in bits 8-11, background 12-14 ----
+#define CGA(fg, bg)     ((uint16_t) ((bg) << 12 | (fg) << 8))
+enum { BLACK = 0, BLUE = 1, RED = 4, GRAY = 7, DARKGRAY = 8, LIGHTBLUE = 9,
+       LIGHTGREEN = 10, LIGHTCYAN = 11, LIGHTRED = 12, LIGHTMAGENTA = 13,
+       YELLOW = 14, WHITE = 15 };
+static const uint16_t proc_color[NPROC] = {
+    CGA(GRAY, BLACK), CGA(LIGHTGREEN, BLACK), CGA(YELLOW, BLACK),
+    CGA(LIGHTCYAN, BLACK), CGA(LIGHTMAGENTA, BLACK)
+};
+static const uint16_t dim = CGA(DARKGRAY, BLACK);
+static const uint16_t plain = CGA(GRAY, BLACK);
+static const uint16_t bright = CGA(WHITE, BLACK);
+static const uint16_t kernel_color = CGA(LIGHTBLUE, BLACK);
+static const uint16_t error_color = CGA(WHITE, RED);   // "PAGE TABLE ERROR"
+static const uint16_t title_color = CGA(WHITE, BLUE);
+
+
+// ---- Drawing a row ----
+// A row is composed in kernel memory, then copied to the screen whole.
+
+namespace {
+struct screen_row {
+    uint16_t cell[CONSOLE_COLUMNS];
+    int col = 0;
+
+    explicit screen_row(uint16_t color = plain) {
+        for (auto& c : cell) {
+            c = color | ' ';
+        }
+    }
+    void put(char c, uint16_t color) {
+        if (col < CONSOLE_COLUMNS) {
+            cell[col++] = color | (uint8_t) c;
+        }
+    }
+    void text(uint16_t color, const char* format, ...) __attribute__((format(printf, 3, 4))) {
+        char buf[CONSOLE_COLUMNS + 1];
+        va_list ap;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof(buf), format, ap);
+        va_end(ap);
+        for (const char* s = buf; *s; ++s) {
+            put(*s, color);
+        }
+    }
+    void show(int row) const {
+        for (int i = 0; i != CONSOLE_COLUMNS; ++i) {
+            console[row * CONSOLE_COLUMNS + i] = cell[i];
+        }
+    }
+};
+}
+
+
+// ---- CPU share and system calls over the last second ----
+
+// The CPU time process `p` has had, in the kernel's unit of CPU time:
+// today the timer ticks charged to it (it was running when the timer
+// fired). To be switched to p.cpu_time (counter cycles, kept current at
+// every switch) once struct proc has it: shares then count the slices a
+// process gives away early, too.
+static uint64_t cpu_sample(const proc& p) {
+    return p.ticks;
+}
+
+struct sample {
+    uint64_t tick;
+    uint64_t cpu[NPROC];
+    uint64_t syscalls[NPROC];
+};
+// One sample per repaint; a second's worth (ten, at most) and one more.
+#define HISTORY 11
+static sample history[HISTORY];
+static unsigned nsamples;       // taken since the current set started
+
+static void take_sample() {
+    sample& s = history[nsamples % HISTORY];
+    s.tick = ticks;
+    for (int pid = 1; pid != NPROC; ++pid) {
+        s.cpu[pid] = cpu_sample(ptable[pid]);
+        s.syscalls[pid] = ptable[pid].syscalls;
+    }
+    ++nsamples;
+}
+
+// The newest sample and the one about a second before it; false until
+// there are two.
+static bool last_second(const sample*& now, const sample*& then) {
+    unsigned per_second = max(1U, bootopt.hz / redraw_ticks);
+    unsigned back = min(min(per_second, (unsigned) HISTORY - 1), nsamples - 1);
+    if (nsamples < 2 || back == 0) {
+        return false;
+    }
+    now = &history[(nsamples - 1) % HISTORY];
+    then = &history[(nsamples - 1 - back) % HISTORY];
+    return now->tick != then->tick;
+}
+
+
+// ---- The process rows ----
+
+static const char* const state_words[] = {"not loaded", "runnable", "exited", "killed"};
+
+// Copies a kill reason into `out`, at most `width` characters, dropping
+// what a glance can do without: the details in parentheses, then, if it
+// is still too long, the ", rip=..." tail.
+static void shorten_reason(const char* reason, char* out, size_t width) {
+    char brief[PROC_REASON_SIZE];
+    size_t n = 0;
+    int depth = 0;
+    for (const char* s = reason; *s && n != sizeof(brief) - 1; ++s) {
+        if (*s == ' ' && s[1] == '(') {
+            continue;                   // the space before a detail goes too
+        }
+        depth += *s == '(';
+        if (depth == 0) {
+            brief[n++] = *s;
+        }
+        depth -= *s == ')' && depth > 0;
+    }
+    brief[n] = '\0';
+    for (size_t i = 0; n > width && i + 6 <= n; ++i) {
+        if (memcmp(brief + i, ", rip=", 6) == 0) {
+            brief[i] = '\0';
+            break;
+        }
+    }
+    snprintf(out, width + 1, "%s", brief);
+}
+
+static void draw_proc_row(int row, int pid, const sample* now, const sample* then) {
+    const proc& p = ptable[pid];
+    screen_row r;
+    r.text(proc_color[pid], "%2d %-12.12s", pid, p.name[0] ? p.name : "-");
+    // Share of the CPU time processes had over the last second, and a bar
+    // of ten cells.
+    uint64_t all = 0;
+    for (int i = 1; i != NPROC && now; ++i) {
+        all += now->cpu[i] - then->cpu[i];
+    }
+    if (all != 0) {
+        unsigned share = ((now->cpu[pid] - then->cpu[pid]) * 100 + all / 2) / all;
+        r.text(bright, " %3u%% ", share);
+        for (unsigned i = 0; i != 10; ++i) {
+            r.put(i < (share + 5) / 10 ? '#' : '.', i < (share + 5) / 10 ? proc_color[pid] : dim);
+        }
+        uint64_t calls = (now->syscalls[pid] - then->syscalls[pid]) * bootopt.hz
+            / (now->tick - then->tick);
+        r.text(bright, " %7lu/s ", calls);
+    } else {
+        r.text(dim, "    - ..........       -/s ");
+    }
+    if (p.state == P_BROKEN) {
+        char why[CONSOLE_COLUMNS];
+        shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);
+        r.text(CGA(LIGHTRED, BLACK), " killed: %s", why);
+    } else {
+        r.text(p.state == P_RUNNABLE ? plain : dim, " %s", state_words[p.state]);
+    }
+    r.show(row);
+}
+
+static void draw_help_row() {
+    screen_row r(title_color);
+    r.text(title_color, " WeensyOS  q quit  v view  m map  i check  0 alice+eve"
+           "  1-8 alice+attack N");
+    r.show(0);
+}
+
+
+// ---- The memory maps ----
+// A cell per page: the character, in colour (CGA attribute | character).
+
+// Marks the pages of page table `pt` (`level` 3 is the top) as 'P' in
+// `color`.
+static void mark_pagetable(uint16_t* cells, x86_64_pagetable* pt, int level, uint16_t color) {
+    uintptr_t pa = reinterpret_cast<uintptr_t>(pt);
+    if (pa < MEMSIZE_PHYSICAL) {
+        cells[pa / PAGESIZE] = color | 'P';
+    }
+    if (level > 0) {
+        for (auto pte : pt->entry) {
+            if ((pte & PTE_P) && !(pte & PTE_PS)) {
+                mark_pagetable(cells, reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK),
+                               level - 1, color);
+            }
+        }
+    }
+}
+
+// The physical memory map: '.' free, 'R' reserved (the hole between 640 KB
+// and 1 MB), 'C' the console, 'K' the kernel, 'P' a page of page table
+// (the kernel's, or a process's in its colour), the digit of the process
+// whose page table grants it the page, and '!' a page some process is
+// granted outside its own slot and the console: a page-table error.
+static void physical_map(uint16_t* cells) {
+    uintptr_t kernel_end_pa = reinterpret_cast<uintptr_t>(kernel_end);
+    for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
+        uint16_t& c = cells[pa / PAGESIZE];
+        if (pa == CONSOLE_ADDR) {
+            c = bright | 'C';
+        } else if (pa >= 0xA0000 && pa < PROC_START_ADDR) {
+            c = dim | 'R';
+        } else if ((pa >= KERNEL_START_ADDR && pa < kernel_end_pa)
+                   || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
+            c = kernel_color | 'K';
+        } else {
+            c = dim | '.';
+        }
+    }
+    mark_pagetable(cells, kernel_pagetable, 3, kernel_color);
+    for (int pid = 1; pid != NPROC; ++pid) {
+        x86_64_pagetable* pt = ptable[pid].pagetable;
+        if (!pt || pt == kernel_pagetable) {
+            continue;
+        }
+        mark_pagetable(cells, pt, 3, proc_color[pid]);
+        for (vmiter it(pt, 0); it.va() != MEMSIZE_PHYSICAL; it.next_page()) {
+            uintptr_t pa = it.pa();
+            if (!it.user() || pa == CONSOLE_ADDR || pa >= MEMSIZE_PHYSICAL) {
+                continue;
+            }
+            uint16_t& c = cells[pa / PAGESIZE];
+            if (pa < proc_slot_start(pid) || pa >= proc_slot_end(pid)) {
+                c = error_color | '!';
+            } else if ((c & 0xFF) != '!') {
+                c = proc_color[pid] | ('0' + pid);
+            }
+        }
+    }
+}
+
+// Process `pid`'s virtual address space, as its own page table has it:
+// '.' not present, '-' present but kernel-only, 'r' user read-only, 'w'
+// user writable, 'C' the console, '!' user-accessible outside its slot.
+static void virtual_map(uint16_t* cells, int pid) {
+    x86_64_pagetable* pt = ptable[pid].pagetable;
+    for (uintptr_t va = 0; va != MEMSIZE_PHYSICAL; va += PAGESIZE) {
+        uint16_t& c = cells[va / PAGESIZE];
+        vmiter it(pt ? pt : kernel_pagetable, va);
+        if (!pt || !it.present()) {
+            c = dim | '.';
+        } else if (!it.user()) {
+            c = dim | '-';
+        } else if (va == CONSOLE_ADDR) {
+            c = bright | 'C';
+        } else if (va < proc_slot_start(pid) || va >= proc_slot_end(pid)) {
+            c = error_color | '!';
+        } else {
+            c = proc_color[pid] | (it.writable() ? 'w' : 'r');
+        }
+    }
+}
+
+static uint16_t map_cells[MAP_PAGES];
+
+static void draw_map(int row) {
+    screen_row title;
+    if (view == VIEW_PHYSICAL) {
+        physical_map(map_cells);
+        title.text(bright, "physical memory");
+        title.text(plain, "  . free  K kernel  R reserved  C console  P page table  ");
+        title.put('!', error_color);
+        title.text(plain, " error");
+    } else {
+        const proc& p = ptable[view];
+        virtual_map(map_cells, view);
+        title.text(proc_color[view], "pid %d %s", view, p.name);
+        title.text(bright, p.pagetable ? " virtual memory" : ": no page table (it has ended)");
+        if (p.pagetable) {
+            title.text(plain, "  . none  - kernel only  r read  w write  C console  ");
+            title.put('!', error_color);
+            title.text(plain, " not its own");
+        }
+    }
+    title.show(row);
+    for (int i = 0; i != MAP_ROWS; ++i) {
+        screen_row r;
+        r.text(dim, "0x%06lx ", (uintptr_t) i * MAP_PER_ROW * PAGESIZE);
+        for (int j = 0; j != MAP_PER_ROW; ++j) {
+            uint16_t c = map_cells[i * MAP_PER_ROW + j];
+            r.put(c & 0xFF, c & 0xFF00);
+        }
+        r.show(row + 1 + i);
+    }
+}
+
+
+// ---- Repainting ----
+
+// The console region's first row in the current view.
+static int region_top() {
+    return view == VIEW_CONSOLE ? 0 : 1 + panel_procs + 1 + MAP_ROWS;
+}
+
+// Tells processes where the console region is, whatever they wrote there,
+// and keeps the cursor inside it. Rows the panel gives up are blanked.
+static void set_region() {
+    int top = region_top();
+    for (int row = top; row < shown_top; ++row) {
+        screen_row().show(row);
+    }
+    shown_top = top;
+    console_top_slot = top;
+    console_cursor_slot = console_cursor();     // clamped to the region
+}
+
+static void redraw() {
+    set_region();
+    if (view == VIEW_CONSOLE) {
+        return;
+    }
+    const sample* now = nullptr;
+    const sample* then = nullptr;
+    if (!last_second(now, then)) {
+        now = then = nullptr;
+    }
+    draw_help_row();
+    for (int pid = 1; pid <= panel_procs; ++pid) {
+        draw_proc_row(pid, pid, now, then);
+    }
+    draw_map(1 + panel_procs);
+}
+
+// How many programs `procs` names (each takes a slot, up to MAX_PROCS).
+static int program_count(const char* procs) {
+    int n = 0;
+    for (const char* s = procs; *s; ++s) {
+        n += *s != ' ' && (s == procs || s[-1] == ' ');
+    }
+    return min(n, MAX_PROCS);
+}
+
+void screen_init() {
+    redraw_ticks = max(1U, bootopt.hz / 10);
+    panel_procs = program_count(bootopt.procs);
+    // Headless runs are read by programs (the tests, bench), which need all
+    // 25 rows for what processes print; VIEW=map shows them the panel.
+    view = bootopt.headless ? VIEW_CONSOLE : VIEW_PHYSICAL;
+    if (strcmp(bootopt.view, "map") == 0) {
+        view = VIEW_PHYSICAL;
+    } else if (strcmp(bootopt.view, "console") == 0) {
+        view = VIEW_CONSOLE;
+    } else if (bootopt.view[0]) {
+        log_printf("boot option view=%s ignored: not map or console\n", bootopt.view);
+    }
+    set_region();
+}
+
+void screen_tick() {
+    // The plain console is the screen with the display off: the kernel
+    // leaves it to the processes, as it did before there was a panel.
+    if (view == VIEW_CONSOLE) {
+        return;
+    }
+    // The first tick paints at once; later ones every redraw_ticks.
+    if (ticks % redraw_ticks == 0 || ticks == 1) {
+        take_sample();
+        redraw();
+    }
+}
+
+void screen_key(int key) {
+    if (key == 'v') {
+        // Physical map, then each process's virtual memory, then the plain
+        // console, then around again.
+        view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
+            : (view < panel_procs ? view + 1 : VIEW_CONSOLE);
+        log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
+                   : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
+        redraw();
+    } else if (key >= '0' && key < '0' + (int) arraysize(lecture_sets)) {
+        const char* procs = lecture_sets[key - '0'];
+        panel_procs = program_count(procs);
+        if (view > panel_procs) {
+            view = VIEW_PHYSICAL;
+        }
+        nsamples = 0;
+        console_clear();
+        shown_top = 0;
+        set_region();
+        console_printf(CS_WHITE "key %c: restarting with PROCS=\"%s\"\n", key, procs);
+        processes_restart(procs);
+    }
+}
+
+
+// ---- The memory map as text ('m', and the log of every headless run) ----
+
+void memshow(bool on_console) {
+    physical_map(map_cells);
+    if (on_console) {
+        console_printf(CS_WHITE "physical memory, one character per page:\n");
+    }
+    log_printf("physical memory, one character per page:\n");
+    for (int i = 0; i != MAP_ROWS; ++i) {
+        char line[MAP_PER_ROW + 1];
+        for (int j = 0; j != MAP_PER_ROW; ++j) {
+            line[j] = map_cells[i * MAP_PER_ROW + j] & 0xFF;
+        }
+        line[MAP_PER_ROW] = '\0';
+        uintptr_t addr = (uintptr_t) i * MAP_PER_ROW * PAGESIZE;
+        if (on_console) {
+            console_printf(CS_WHITE "0x%06lx %s\n", addr, line);
+        }
+        log_printf("0x%06lx %s\n", addr, line);
+    }
+}

@@ -1,0 +1,233 @@
+"""The live screen (k-screen.cc): the status panel, the memory maps, the
+views behind `v`, the lecture keys, repainting over Eve's forgeries, its
+cost, and the panel in a real terminal. Headless runs show the plain
+console unless VIEW=map, so these boots ask for the panel."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import weensy
+from weensy import ROOT, STEADY_CLOCK, test
+
+# A process row: pid, name, share of the CPU, bar, system calls a second, state.
+PROC_ROW = re.compile(r'^ ?(\d) (\S+) +(\d+)% [#.]{10} +(\d+)/s +(.*)$')
+MAP_ROW = re.compile(r'^0x([0-9a-f]{6}) (.{64})$')
+
+
+def panel(b):
+    """{pid: (name, share, calls per second, state)} from the screen rows."""
+    rows = {}
+    for line in b.console:
+        m = PROC_ROW.match(line)
+        if m:
+            rows[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(5))
+    return rows
+
+
+def screen_map(b):
+    """The map on the screen: its title row and {address: character}."""
+    for i, line in enumerate(b.console):
+        if MAP_ROW.match(line):
+            cells = {}
+            for row in b.console[i:i + 8]:
+                m = MAP_ROW.match(row)
+                base = int(m.group(1), 16)
+                for j, c in enumerate(m.group(2)):
+                    cells[base + j * 4096] = c
+            return b.console[i - 1], cells
+    return None, {}
+
+
+@test("The panel names each process in its own row (state, CPU share, system calls a second) "
+      "and the physical map shows each process's digit in its own slot and K at 0x40000")
+def _(t):
+    b = t.boot('alice eve', ticks=60, view='map')
+    rows = panel(b)
+    t.check(sorted(rows) == [1, 2], f'process rows for pids {sorted(rows)}, expected 1 and 2:\n'
+            + '\n'.join(b.console))
+    for pid, name in ((1, 'alice'), (2, 'eve')):
+        got, share, calls, state = rows[pid]
+        t.check(got == name and state == 'runnable', f'row {pid}: {rows[pid]}')
+        t.check(calls > 1000, f'{name} makes {calls} system calls a second on the panel')
+        # Both yield every iteration: the panel's rate follows the summary's count.
+        summary_rate = b.proc(pid).syscalls * 100 / b.ticks
+        t.check(0.5 * summary_rate < calls < 2 * summary_rate,
+                f'{name}: panel says {calls}/s, the summary {summary_rate:.0f}/s')
+    title, cells = screen_map(b)
+    t.check(title and title.startswith('physical memory'), f'map title {title!r}')
+    t.check(len(cells) == 512, f'the screen map has {len(cells)} pages, expected 512')
+    t.check(cells[0x40000] == 'K', f'0x40000 shows {cells[0x40000]!r}, not K')
+    t.check(cells[0xB8000] == 'C', 'the console page is not C')
+    t.check('P' in cells.values(), 'no page-table page marked P')
+    for pid in (1, 2):
+        base = 0x100000 + (pid - 1) * 0x40000
+        slot = [cells[a] for a in range(base, base + 0x40000, 4096)]
+        t.check(slot[0] == str(pid) and slot[-1] == str(pid),
+                f'slot {pid} starts or ends without digit {pid}: {"".join(slot)}')
+        t.check(set(slot) <= {str(pid), '.'}, f'slot {pid} shows {"".join(slot)}')
+    t.check('!' not in cells.values(), 'a page-table error cell on a healthy machine')
+    # The console region scrolls under the map: Alice's lines keep counting there.
+    a = b.console_numbers('Alice')
+    t.check(len(a) >= 3 and a == list(range(a[0], a[0] + len(a))),
+            f"Alice's lines below the map are not consecutive: {a}")
+
+
+@test("With alice and eve-spin on the steady clock, the panel gives Eve a clearly larger "
+      "share of the CPU than Alice, the two summing to about 100%")
+def _(t):
+    b = t.boot('alice eve-spin', ticks=200, qemuextra=STEADY_CLOCK, view='map')
+    rows = panel(b)
+    t.check(sorted(rows) == [1, 2], f'process rows {rows}')
+    alice, eve = rows[1][1], rows[2][1]
+    t.check(eve >= alice + 50, f'Eve has {eve}%, Alice {alice}%: not clearly more')
+    t.check(98 <= alice + eve <= 102, f'shares sum to {alice + eve}%')
+    t.check(rows[2][2] == 0, f'spinning Eve makes {rows[2][2]} system calls a second')
+
+
+@test("A process killed by a fault shows a shortened kill reason in its row")
+def _(t):
+    b = t.boot('alice eve-div0', ticks=60, view='map')
+    row = next((l for l in b.console if re.match(r'^ ?2 eve-div0 ', l)), '')
+    t.check(row.endswith('killed: divide error, rip=0x'
+                         + b.proc(2).reason.split('rip=0x')[1]),
+            f"Eve's row does not give her kill reason: {row!r}")
+
+
+@test("Eve paints a forged summary over the panel: it is on screen between two repaints and "
+      "gone at the next one (every tenth of a second)")
+def _(t):
+    forged = t.boot('alice eve-forge', ticks=35, view='map')
+    t.check(forged.console[0] == 'summary: ticks=1',
+            f'the forgery is not on screen 5 ticks after a repaint: {forged.console[:3]}')
+    t.check(forged.procs[2].name == 'eve-forge', 'the real summary was not read')
+    clean = t.boot('alice eve-forge', ticks=40, view='map')
+    t.check(clean.console[0].startswith(' WeensyOS'),
+            f'the help row is not back at the repaint: {clean.console[0]!r}')
+    t.check(panel(clean).keys() == {1, 2} and 'summary: ticks=1' not in clean.console,
+            'the forged rows outlived the repaint:\n' + '\n'.join(clean.console[:8]))
+
+
+@test("Eve writes garbage console-region and cursor values (negative, huge, past the screen) "
+      "between her lines: whoever reads them clamps them, the kernel does not fault, and the "
+      "panel and Alice's lines survive")
+def _(t):
+    b = t.boot('alice eve-region', ticks=80, view='map')
+    t.check(not any(l.startswith('PANIC') for l in b.lines), 'the kernel panicked')
+    t.proc(b, 1, 'alice', 'runnable')
+    t.proc(b, 2, 'eve-region', 'runnable')
+    t.check(panel(b).keys() == {1, 2}, 'the panel is gone:\n' + '\n'.join(b.console))
+    t.check(screen_map(b)[1].get(0x40000) == 'K', 'the map is gone')
+    t.check(b.console_numbers('Alice') and b.console_numbers('Eve'),
+            "Alice's and Eve's lines are not on the screen")
+
+
+@test("v switches to pid 1's virtual memory (read-only code, writable stack, the console, "
+      "kernel-only pages), then pid 2's, then the plain console")
+def _(t):
+    b = t.boot_typing('alice eve', ['v'], ticks=150, gap=0.3, view='map')
+    t.check('view: virtual 1' in b.log_lines, 'the kernel did not log the switch to pid 1')
+    title, cells = screen_map(b)
+    t.check(title and title.startswith('pid 1 alice virtual memory'), f'map title {title!r}')
+    t.check(cells[0x100000] == 'r', f"Alice's code page shows {cells[0x100000]!r}, not r")
+    t.check(cells[0x13F000] == 'w', f"Alice's stack page shows {cells[0x13F000]!r}, not w")
+    t.check(cells[0xB8000] == 'C' and cells[0x40000] == '-' and cells[0] == '.',
+            f'console {cells[0xB8000]!r}, kernel {cells[0x40000]!r}, page 0 {cells[0]!r}')
+    t.check(set(cells[a] for a in range(0x140000, 0x200000, 4096)) == {'-'},
+            "Eve's slot is not kernel-only in Alice's page table")
+    b = t.boot_typing('alice eve', ['v', 'v', 'v'], ticks=200, gap=0.3, view='map')
+    views = [l for l in b.log_lines if l.startswith('view: ')]
+    t.check(views == ['view: virtual 1', 'view: virtual 2', 'view: console 0'],
+            f'the views went {views}')
+    t.check(not panel(b) and screen_map(b)[0] is None,
+            'the plain console still shows the panel:\n' + '\n'.join(b.console))
+
+
+@test("Lecture key 1 restarts the machine with alice and eve-spin, 3 with eve-div0, 0 with "
+      "alice and eve: the old processes' pages and page tables are given back and the "
+      "counters start over")
+def _(t):
+    fresh = t.boot('alice eve', ticks=20)
+    fresh_pts = list(fresh.memory_map().values()).count('P')
+    b = t.boot_typing('alice eve', ['1', '3', '0'], ticks=250, gap=0.4, view='map')
+    restarts = [l for l in b.log_lines if l.startswith('restart at tick ')]
+    t.check([r.split(': ', 1)[1] for r in restarts]
+            == ['PROCS="alice eve-spin"', 'PROCS="alice eve-div0"', 'PROCS="alice eve"'],
+            f'restarts: {restarts}')
+    t.check([k.split(',')[0] for k in b.killed(2)] == ['divide error'],
+            f'eve-div0 was not run and killed once: {b.killed(2)}')
+    t.proc(b, 1, 'alice', 'runnable')
+    t.proc(b, 2, 'eve', 'runnable')
+    last = int(re.match(r'restart at tick (\d+)', restarts[-1]).group(1))
+    charged = sum(p.ticks for p in b.procs.values())
+    t.check(charged <= b.ticks - last + 1,
+            f'{charged} ticks charged, but only {b.ticks - last} passed since the restart')
+    mm = b.memory_map()
+    t.check(list(mm.values()).count('P') == fresh_pts,
+            f'{list(mm.values()).count("P")} page-table pages after three restarts, '
+            f'{fresh_pts} at boot: page tables leaked')
+    t.check(panel(b).keys() == {1, 2} and panel(b)[2][0] == 'eve', f'panel {panel(b)}')
+
+
+@test("The live screen costs under 2% of the CPU at HZ=100 (p-tickcost under -icount, "
+      "panel on against off)")
+def _(t):
+    stolen = {}
+    for view in ('console', 'map'):
+        b = t.boot('tickcost:100', ticks=100000, hz=100, qemuextra='-icount shift=0',
+                   view=view, status=0)
+        m = next((re.match(r'^tickcost ticks=100 stolen=(\d+) total=(\d+)$', l)
+                  for l in b.console if l.startswith('tickcost')), None)
+        t.check(m, f'VIEW={view}: no tickcost line on the screen')
+        stolen[view] = int(m.group(1)) / int(m.group(2))
+    t.check(stolen['map'] > stolen['console'], f'the panel costs nothing? {stolen}')
+    cost = stolen['map'] - stolen['console']
+    t.check(cost < 0.02, f'the live screen takes {100 * cost:.2f}% of the CPU')
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@test("make run-console in an 80x25 terminal (tmux) shows the help row, a row per process, "
+      "the map and Alice's lines below them")
+def _(t):
+    t.check(shutil.which('tmux'), 'tmux is missing: install it (Debian/Ubuntu: sudo apt-get install tmux)')
+    # A tmux server of our own (its own socket): a user's tmux is never touched.
+    server = ['tmux', '-L', f'weensy-screen-{os.getpid()}', '-f', '/dev/null']
+
+    def tmux(*args):
+        return subprocess.run(server + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, errors='replace', timeout=10).stdout
+    try:
+        with weensy.qemu_slots:
+            tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
+                 "make run-console PROCS='alice eve'")
+            screen = ''
+
+            def panel_shown():
+                nonlocal screen
+                screen = tmux('capture-pane', '-p', '-t', 'weensy')
+                return ("Hi, I'm Alice!" in screen and 'physical memory' in screen
+                        and re.search(r'^ ?1 alice +\d+% ', screen, re.M)
+                        and re.search(r'^ ?2 eve +\d+% ', screen, re.M))
+            t.check(wait_for(panel_shown, 20),
+                    'the panel, map and Alice did not all appear within 20 s; the terminal shows:\n'
+                    + screen)
+            t.check(screen.splitlines()[0].lstrip().startswith('WeensyOS'),
+                    f'the first row is not the help row: {screen.splitlines()[0]!r}')
+            tmux('send-keys', '-t', 'weensy', 'q')
+            t.check(wait_for(lambda: 'physical memory' not in
+                             tmux('capture-pane', '-p', '-t', 'weensy'), 5),
+                    'the screen is still up 5 s after q')
+    finally:
+        tmux('kill-server')
