@@ -15,7 +15,13 @@ static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 
 static void segments_init() {
     const uint64_t code = X86SEG_P | X86SEG_S | X86SEG_EXECUTE | X86SEG_READABLE | X86SEG_L;
-    const uint64_t data = X86SEG_P | X86SEG_S | X86SEG_WRITABLE | X86SEG_G | X86SEG_LIMIT_MAX;
+    // Data segments are "big" (D/B set), as the %ss that `sysretq` loads
+    // is: a process's %ss then has the same hidden attributes whether the
+    // kernel last returned to it with `sysretq` or with `iretq`, so an
+    // interrupt changes nothing a process can observe. (QEMU's 32-bit
+    // `iretl` uses the bit to size the stack pointer: p-eve-v86*.cc.)
+    const uint64_t data = X86SEG_P | X86SEG_S | X86SEG_WRITABLE | X86SEG_DB | X86SEG_G
+        | X86SEG_LIMIT_MAX;
     gdt[SEGSEL_KERN_CODE / 8] = code | X86SEG_DPL(0);
     gdt[SEGSEL_KERN_DATA / 8] = data | X86SEG_DPL(0);
     gdt[SEGSEL_APP_DATA / 8] = data | X86SEG_DPL(3);

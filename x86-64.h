@@ -96,6 +96,7 @@ inline bool is_canonical(uint64_t va) {
 #define X86SEG_WRITABLE     0x0000020000000000UL  // data: writable
 #define X86SEG_READABLE     0x0000020000000000UL  // code: readable
 #define X86SEG_EXECUTE      0x0000080000000000UL  // code segment
+#define X86SEG_DB           0x0040000000000000UL  // data: 32-bit ("big") stack segment
 #define X86SEG_G            0x0080000000000000UL  // limit in pages
 #define X86SEG_LIMIT_MAX    0x000F00000000FFFFUL
 
