@@ -79,29 +79,39 @@ static uint16_t user_selector(uint16_t sel) {
     return index == SEGSEL_APP_DATA || index == SEGSEL_APP_CODE ? sel : 0;
 }
 
-void segments_save(segstate& s) {
-    asm volatile("movw %%ds, %0\n\t"
-                 "movw %%es, %1\n\t"
-                 "movw %%fs, %2\n\t"
-                 "movw %%gs, %3"
-                 : "=m" (s.ds), "=m" (s.es), "=m" (s.fs), "=m" (s.gs));
-    s.fs_base = rdmsr(MSR_IA32_FS_BASE);
-    s.gs_base = rdmsr(MSR_IA32_GS_BASE);
-}
-
-void segments_load(const segstate& s) {
+// Saves the processor's segment registers into `*out`, for the process
+// leaving the CPU (null if none: one killed or exited, whose values no
+// longer matter), and loads `in` for the one getting it, validated. The
+// loads are skipped when they would change nothing, the usual case (all
+// null, bases 0); without `out` the processor's values are unknown (they
+// may be a killed escapee's) and are always replaced.
+void segments_switch(segstate* out, const segstate& in) {
+    segstate now;
+    if (out) {
+        asm volatile("movw %%ds, %0\n\t"
+                     "movw %%es, %1\n\t"
+                     "movw %%fs, %2\n\t"
+                     "movw %%gs, %3"
+                     : "=m" (now.ds), "=m" (now.es), "=m" (now.fs), "=m" (now.gs));
+        now.fs_base = rdmsr(MSR_IA32_FS_BASE);
+        now.gs_base = rdmsr(MSR_IA32_GS_BASE);
+        *out = now;
+        if (now.ds == in.ds && now.es == in.es && now.fs == in.fs && now.gs == in.gs
+            && now.fs_base == in.fs_base && now.gs_base == in.gs_base) {
+            return;
+        }
+    }
     // Selectors first: loading %fs or %gs also sets its base (from the
     // descriptor, 0), which the MSR writes then replace.
     asm volatile("movw %w0, %%ds\n\t"
                  "movw %w1, %%es\n\t"
                  "movw %w2, %%fs\n\t"
                  "movw %w3, %%gs"
-                 : : "r" (user_selector(s.ds)), "r" (user_selector(s.es)),
-                     "r" (user_selector(s.fs)), "r" (user_selector(s.gs)));
-    wrmsr(MSR_IA32_FS_BASE, is_canonical(s.fs_base) ? s.fs_base : 0);
-    wrmsr(MSR_IA32_GS_BASE, is_canonical(s.gs_base) ? s.gs_base : 0);
+                 : : "r" (user_selector(in.ds)), "r" (user_selector(in.es)),
+                     "r" (user_selector(in.fs)), "r" (user_selector(in.gs)));
+    wrmsr(MSR_IA32_FS_BASE, is_canonical(in.fs_base) ? in.fs_base : 0);
+    wrmsr(MSR_IA32_GS_BASE, is_canonical(in.gs_base) ? in.gs_base : 0);
 }
-
 
 // ---- Interrupt descriptor table ----
 
@@ -198,6 +208,7 @@ static void pic_disable() {
 static uintptr_t lapic_base = LAPIC_BASE_DEFAULT;
 uint64_t tsc_per_tick;
 uint64_t tsc_per_ms;
+static uint32_t timer_count;            // local APIC timer counts per tick
 static volatile uint32_t& lapic_reg(unsigned offset) {
     return *reinterpret_cast<volatile uint32_t*>(lapic_base + offset);
 }
@@ -244,14 +255,15 @@ void timer_init(unsigned hz) {
     tsc_per_ms = max<uint64_t>(tsc_hz / 1000, 1);
     lapic_reg(LAPIC_TIMER_DIVIDE) = LAPIC_DIVIDE_1;
     lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_PERIODIC | INT_TIMER;
-    lapic_reg(LAPIC_TIMER_INITIAL) = max(freq / hz, 1U);
+    timer_count = max(freq / hz, 1U);
+    lapic_reg(LAPIC_TIMER_INITIAL) = timer_count;
     log_printf("timer: local APIC counts %u Hz, time-stamp counter %lu Hz; "
                "interrupting %u times a second\n", freq, tsc_hz, hz);
 }
 
 void timer_restart() {
     // Writing the initial count starts the countdown over.
-    lapic_reg(LAPIC_TIMER_INITIAL) = lapic_reg(LAPIC_TIMER_INITIAL);
+    lapic_reg(LAPIC_TIMER_INITIAL) = timer_count;
 }
 
 uintptr_t lapic_page() {

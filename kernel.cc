@@ -35,6 +35,7 @@ uint64_t ticks;                 // timer interrupts since boot
 boot_options bootopt;
 
 static uint64_t clock_tsc;      // time-stamp counter at the start of this tick
+static proc* slots_end = &ptable[1];    // just past the last slot PROCS filled
 
 static void processes_start(const char* procs);
 [[noreturn]] static void finish(int status);
@@ -105,7 +106,7 @@ static void set_user_mode(regstate& regs) {
 }
 
 // A new process's data segment registers: null selectors, bases 0. What
-// it loads afterwards is its own, kept across every switch; segments_load
+// it loads afterwards is its own, kept across every switch; segments_switch
 // (k-hardware.cc) accepts only what a process at CPL 3 could load itself.
 static const segstate initial_segments = {};
 
@@ -175,6 +176,7 @@ static void processes_start(const char* procs) {
         if (process_load(p)) {
             log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, proc_slot_start(pid));
         }
+        slots_end = p + 1;
         ++pid;
     }
 }
@@ -308,7 +310,6 @@ static uint64_t turn_start;     // when on_cpu got the CPU: its slice began
 static void charge_cpu(uint64_t now) {
     if (on_cpu) {
         on_cpu->cpu_time += now - cpu_since;
-        on_cpu->ticks = on_cpu->cpu_time / tsc_per_tick;
     }
     cpu_since = now;
 }
@@ -477,12 +478,16 @@ uint64_t syscall(regstate* regs) {
 // Runs the next runnable process after `current`, round robin. With none
 // runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
-    proc* const last = &ptable[MAX_PROCS];
-    proc* p = current ? current : last;
-    for (int n = 0; n != MAX_PROCS; ++n) {
-        // The next slot, wrapping after the last: a compare, not a `%`,
-        // since every yield runs this loop up to MAX_PROCS times.
-        p = p == last ? &ptable[1] : p + 1;
+    // The slots after current's, then from the first up to current's own:
+    // two plain scans, since every yield runs them, and none past the last
+    // slot PROCS filled (no process is ever there).
+    proc* const after = current ? current + 1 : &ptable[1];
+    for (proc* p = after; p < slots_end; ++p) {
+        if (p->state == P_RUNNABLE) {
+            run(p);
+        }
+    }
+    for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
         if (p->state == P_RUNNABLE) {
             run(p);
         }
@@ -504,14 +509,12 @@ void schedule() {
 // Gives the CPU to `p`, which another process had (or none): charges that
 // one its time and keeps its segment registers, loads p's segment
 // registers and page table, and starts p's slice: a whole timer period.
-static void switch_to(proc* p) {
+__attribute__((noinline)) static void switch_to(proc* p) {
+    assert(p->state == P_RUNNABLE);     // a process that is not is never on_cpu
     uint64_t now = rdtsc();
     charge_cpu(now);
     clock_update(now);
-    if (on_cpu) {
-        segments_save(on_cpu->segs);
-    }
-    segments_load(p->segs);
+    segments_switch(on_cpu ? &on_cpu->segs : nullptr, p->segs);
     if (rdcr3() != reinterpret_cast<uintptr_t>(p->pagetable)) {
         wrcr3(reinterpret_cast<uintptr_t>(p->pagetable));
     }
@@ -525,7 +528,6 @@ static void switch_to(proc* p) {
 // Returns to process `p` with the registers it had at its last kernel
 // entry. Never returns.
 void run(proc* p) {
-    assert(p->state == P_RUNNABLE);
     if (p != on_cpu) {
         switch_to(p);
     } else if (bootopt.ptswitch) {
@@ -556,9 +558,9 @@ static void print_summary() {
         if (p.state == P_FREE) {
             continue;
         }
-        // cpu=: microseconds it ran (the time-stamp counter's cycles)
+        // ticks=: its CPU time in whole timer periods; cpu=: in microseconds
         log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu", pid, p.name,
-                   state_names[p.state], p.ticks, p.syscalls,
+                   state_names[p.state], p.cpu_time / tsc_per_tick, p.syscalls,
                    p.cpu_time * 1000 / tsc_per_ms);
         if (p.state == P_BROKEN) {
             log_printf(" reason=\"%s\"", p.reason);

@@ -73,7 +73,6 @@ struct alignas(16) proc {
     uint64_t lives;                 // times this slot has (re)started
     uint64_t cpu_time;              // time-stamp counter cycles it ran, all lives;
                                     // kept current at every switch and timer tick
-    uint64_t ticks;                 // cpu_time in whole timer periods
     uint64_t syscalls;              // system calls it made
     char reason[PROC_REASON_SIZE];  // why it was killed (P_BROKEN)
 };
@@ -128,8 +127,8 @@ extern uint64_t tsc_per_tick;           // time-stamp counter cycles per timer p
 extern uint64_t tsc_per_ms;
 void lapic_eoi();
 void set_kernel_stack_for(proc* p);     // where the next entry saves registers
-void segments_save(segstate& s);        // the processor's segment registers
-void segments_load(const segstate& s);  // into the processor (validated first)
+// Saves the processor's segment registers into *out (unless null), loads `in`.
+void segments_switch(segstate* out, const segstate& in);
 void console_show_cursor();
 int keyboard_poll();                    // -1 if no key; 'q', 3 (Ctrl-C), ...
 [[noreturn]] void poweroff(int status);

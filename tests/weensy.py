@@ -43,9 +43,10 @@ class TestFailure(Exception):
 
 
 class Proc:
-    """One `proc <pid> <name> <state> ticks=N syscalls=N [reason="..."]` line."""
+    """One `proc <pid> <name> <state> ticks=N syscalls=N cpu=US [reason="..."]`
+    line (cpu: microseconds it ran)."""
     LINE = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) '
-                      r'syscalls=(\d+)(?: reason="([^"]*)")?$')
+                      r'syscalls=(\d+)(?: cpu=(\d+))?(?: reason="([^"]*)")?$')
 
     def __init__(self, m):
         self.pid = int(m.group(1))
@@ -53,7 +54,8 @@ class Proc:
         self.state = m.group(3)
         self.ticks = int(m.group(4))
         self.syscalls = int(m.group(5))
-        self.reason = m.group(6)
+        self.cpu = int(m.group(6)) if m.group(6) is not None else None
+        self.reason = m.group(7)
 
     def __repr__(self):
         return (f'proc {self.pid} {self.name} {self.state} ticks={self.ticks} '

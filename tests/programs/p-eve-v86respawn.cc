@@ -13,6 +13,6 @@ void process_main() {
     // A system call first: QEMU's `iretl` quirk needs the stack segment
     // that `sysretq` leaves.
     sys_getpid();
-    const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
-    eve_enter_v86(code, sizeof(code), FL_IOPL_MASK | FL_IF);
+    static const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
+    eve_enter_v86(code, FL_IOPL_MASK | FL_IF);
 }
