@@ -198,6 +198,9 @@ static void process_free(proc* p, procstate_t state) {
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
 // process is started again from its program, up to N times.
 void process_kill(proc* p, const char* reason) {
+    if (p == on_cpu) {
+        cpu_release();          // reporting and restarting are no one's time
+    }
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
