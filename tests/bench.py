@@ -28,7 +28,7 @@ Boot to Alice's first line: Alice writes only to the screen, so it is
 bracketed. PROCS=alice TICKS=1 HZ=100 powers off at the first timer tick,
 10 ms after the kernel logs `timer: ...` and runs Alice. Her line #1 comes
 after 1024 yields, well inside those 10 ms; the final screen in the summary
-must show it. The figure is the time from starting run-qemu to the summary
+must show it (or the later lines that scrolled it away). The figure is the time from starting run-qemu to the summary
 (an upper bound); the time to `timer: ...` is given too (a lower bound).
 """
 import os
@@ -178,7 +178,8 @@ def main():
         ready, alice = [], []
         for _ in range(5):
             b = TimedBoot(tree, 'alice', ticks=1)
-            if not any("Hi, I'm Alice! #1" in l for l in b.console()):
+            # Her first line, or later ones that scrolled it away.
+            if not any("Hi, I'm Alice! #" in l for l in b.console()):
                 sys.exit("bench: Alice's first line is not on the screen at the first tick")
             ready.append(b.when('timer:'))
             alice.append(b.when('summary:'))
