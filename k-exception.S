@@ -34,9 +34,9 @@
     pushq %rax
 .endm
 
-.macro RESTORE_GPRS
-    popq %rax
-    popq %rcx
+// Pops them back. The `sysretq` path skips %rax (it holds the result) and
+// %rcx (sysretq takes %rip from it), so it starts at %rdx.
+.macro RESTORE_GPRS_FROM_RDX
     popq %rdx
     popq %rbx
     popq %rbp
@@ -51,6 +51,32 @@
     popq %r14
     popq %r15
 .endm
+.macro RESTORE_GPRS
+    popq %rax
+    popq %rcx
+    RESTORE_GPRS_FROM_RDX
+.endm
+
+// Clears every flag the kernel must not inherit: DF (C++ expects string
+// instructions to run forward) and AC (SMAP's permission to touch user
+// pages, which a process can set with `popf`). Interrupts stay off. Needs
+// a usable stack. (`syscall` clears both through MSR_IA32_FMASK.)
+.macro CLEAR_FLAGS
+    pushq $0
+    popfq
+.endm
+
+// Why the kernel can stay on the page table of the process that entered:
+// every process table maps the kernel exactly as kernel_pagetable does,
+// one to one and without PTE_U (k-memory.cc), so the kernel's code, data,
+// stack and the APICs are all there, and the process can touch none of
+// them. Where the processor has them, SMEP and SMAP also forbid the kernel
+// to run the process's pages, or touch them outside user_copy/user_zero.
+// So entries and exits leave %cr3 alone; run() loads another table only
+// when another process gets the processor, and the kernel moves to its own
+// table only to free the one it runs on. The boot option PTSWITCH=1 brings
+// back the switch the lecture's kernel makes on every entry
+// (kernel_pagetable) and exit (the process's), to measure what it costs.
 
     .text
 
@@ -68,11 +94,9 @@ kernel_entry:
 // On entry (SDM vol. 2B, SYSCALL): %rcx = the process's next %rip,
 // %r11 = its %rflags, CPL 0, and IF, TF, DF, AC, IOPL cleared
 // (MSR_IA32_FMASK). %rsp is still the process's and may be anything, so no
-// memory access may use it.
-    .globl syscall_entry
-    .type syscall_entry, @function
-    .balign 16
-syscall_entry:
+// memory access may use it. MSR_IA32_LSTAR names syscall_entry, or with
+// PTSWITCH=1 syscall_entry_ptswitch: the same code, with the %cr3 loads.
+.macro SYSCALL_ENTRY ptswitch
     movq %rsp, syscall_user_rsp(%rip)
     movq kernel_tss + TSS_RSP0(%rip), %rsp  // just past current->regs
     // The same frame an interrupt from CPL 3 would push, built by hand:
@@ -94,46 +118,72 @@ syscall_entry:
     SAVE_GPRS                               // 0x70 (r15) down to 0x00 (rax)
     // %rsp = &current->regs: the whole regstate is filled.
     movq %rsp, %rdi                         // regstate* = &current->regs
+    movq %rsp, %rbx                         // kept across the call (callee-saved)
     movq $KERNEL_STACK_TOP, %rsp
+    .if \ptswitch
     movq kernel_pagetable(%rip), %rax
     movq %rax, %cr3
+    .endif
     call syscall
     // syscall() returned: resume the same process with %rax = its result.
     // (A system call that switches processes never returns here.)
+    movq %rbx, %rsp                         // &current->regs
+    .if \ptswitch
     movq current(%rip), %rdi
-    movq %rax, PROC_REGS(%rdi)
-    // fall through
+    movq PROC_PAGETABLE(%rdi), %rdi
+    movq %rdi, %cr3
+    .endif
+.endm
 
-// return_to_process_sysret(proc* p): resumes p, which entered the kernel
-// through `syscall`, with the registers in p->regs. `sysretq` is shorter
-// than `iretq` but loads %rip from %rcx without a privilege check: a
-// non-canonical %rcx would fault in ring 0 on the process's stack. So only
-// a lower-half %rip goes this way. The flags are as run() (or the process
-// itself, at `syscall`) left them: sysretq keeps neither VM nor RF.
-    .globl return_to_process_sysret
-    .type return_to_process_sysret, @function
-return_to_process_sysret:
-    movq PROC_REGS + REGS_RIP(%rdi), %rcx
-    movq %rcx, %rax
-    shrq $47, %rax
-    jnz return_to_process_iret
-    movq PROC_PAGETABLE(%rdi), %rax
-    movq %rax, %cr3
-    leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
-    RESTORE_GPRS                            // %rsp = &p->regs.reg_intno
+    .globl syscall_entry
+    .type syscall_entry, @function
+    .balign 16
+syscall_entry:
+    SYSCALL_ENTRY 0
+    // fall through to sysret_from_regs
+
+// Resumes the process whose regstate is at %rsp, which entered through
+// `syscall`, with %rax = the result. `sysretq` is shorter than `iretq` but
+// loads %rip from %rcx without a privilege check: a non-canonical %rcx
+// would fault in ring 0 on the process's stack. So only a lower-half %rip
+// goes this way. The flags are as run() (or the process itself, at
+// `syscall`) left them: sysretq keeps neither VM nor RF.
+sysret_from_regs:
+    movq REGS_RIP(%rsp), %rcx
+    shrq $47, %rcx
+    jnz 1f
+    addq $16, %rsp                          // %rax is the result; %rcx comes next
+    RESTORE_GPRS_FROM_RDX                   // %rsp = &p->regs.reg_intno
     movq REGS_RIP - REGS_INTNO(%rsp), %rcx
     movq REGS_RFLAGS - REGS_INTNO(%rsp), %r11
     movq REGS_RSP - REGS_INTNO(%rsp), %rsp  // last use of kernel memory
     sysretq
+1:  movq %rax, (%rsp)                       // reg_rax: the result
+    jmp iret_from_regs
+
+    .globl syscall_entry_ptswitch
+    .type syscall_entry_ptswitch, @function
+    .balign 16
+syscall_entry_ptswitch:
+    SYSCALL_ENTRY 1
+    jmp sysret_from_regs
+
+// return_to_process_sysret(proc* p): resumes p, which entered the kernel
+// through `syscall`, with the registers in p->regs.
+    .globl return_to_process_sysret
+    .type return_to_process_sysret, @function
+return_to_process_sysret:
+    leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
+    movq (%rsp), %rax                       // reg_rax
+    jmp sysret_from_regs
 
 // return_to_process_iret(proc* p): resumes p exactly as saved (any entry).
 // run() has already set p->regs' %cs, %ss and %rflags.
     .globl return_to_process_iret
     .type return_to_process_iret, @function
 return_to_process_iret:
-    movq PROC_PAGETABLE(%rdi), %rax
-    movq %rax, %cr3
     leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
+iret_from_regs:
     RESTORE_GPRS                            // %rsp = &p->regs.reg_intno
     addq $16, %rsp                          // skip reg_intno, reg_errcode
     iretq                                   // pops rip, cs, rflags, rsp, ss
@@ -178,7 +228,6 @@ exception_stub_\vector:
 // the watchdog's NMI.
 exception_common:
     SAVE_GPRS                               // 0x70 (r15) down to 0x00 (rax)
-    cld                                     // the process may have set DF
     movq %rsp, %rdi                         // regstate*
     // Whose registers are these? The low two bits of the saved %cs are the
     // privilege level the processor was at. Virtual-8086 mode (possible
@@ -189,14 +238,18 @@ exception_common:
     jnz 1f
     // The kernel itself was interrupted (it waits with interrupts on only
     // while idle) or faulted (exception() panics). Stay on this stack.
+    CLEAR_FLAGS
     call exception
     RESTORE_GPRS
     addq $16, %rsp
     iretq
 1:  movq $KERNEL_STACK_TOP, %rsp            // a fresh kernel stack
+    CLEAR_FLAGS
+    cmpb $0, ptswitch_on_entry(%rip)
+    je 2f
     movq kernel_pagetable(%rip), %rax
     movq %rax, %cr3
-    call exception
+2:  call exception
     // exception() for a process always ends in run() or schedule().
     ud2
 
@@ -223,3 +276,7 @@ exception_entry_table:
 // (one CPU, interrupts off: no one else uses it meanwhile).
 syscall_user_rsp:
     .quad 0
+// PTSWITCH=1: exception entries from a process load kernel_pagetable.
+    .globl ptswitch_on_entry
+ptswitch_on_entry:
+    .byte 0

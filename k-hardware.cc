@@ -73,6 +73,51 @@ void set_kernel_stack_for(proc* p) {
     kernel_tss.rsp[0] = reinterpret_cast<uintptr_t>(&p->regs + 1);
 }
 
+// A process's data segment registers. At CPL 3 in 64-bit mode it can load
+// only the null selector or the user segments (any RPL), and their bases
+// are 0; but a process that escaped into virtual-8086 mode under QEMU
+// (k-quirks.cc) leaves real-mode values behind, selectors that name no
+// descriptor and bases anywhere below 1.1 MB. Loading such a selector would
+// fault in the kernel, so anything else becomes the null selector; a base
+// is restored only if canonical (`wrmsr` would fault otherwise).
+static uint16_t user_selector(uint16_t sel) {
+    uint16_t index = sel & ~3;
+    return index == SEGSEL_APP_DATA || index == SEGSEL_APP_CODE ? sel : 0;
+}
+
+// Saves the processor's segment registers into `*out`, for the process
+// leaving the CPU (null if none: one killed or exited, whose values no
+// longer matter), and loads `in` for the one getting it, validated. The
+// loads are skipped when they would change nothing, the usual case (all
+// null, bases 0); without `out` the processor's values are unknown (they
+// may be a killed escapee's) and are always replaced.
+void segments_switch(segstate* out, const segstate& in) {
+    segstate now;
+    if (out) {
+        asm volatile("movw %%ds, %0\n\t"
+                     "movw %%es, %1\n\t"
+                     "movw %%fs, %2\n\t"
+                     "movw %%gs, %3"
+                     : "=m" (now.ds), "=m" (now.es), "=m" (now.fs), "=m" (now.gs));
+        now.fs_base = rdmsr(MSR_IA32_FS_BASE);
+        now.gs_base = rdmsr(MSR_IA32_GS_BASE);
+        *out = now;
+        if (now.ds == in.ds && now.es == in.es && now.fs == in.fs && now.gs == in.gs
+            && now.fs_base == in.fs_base && now.gs_base == in.gs_base) {
+            return;
+        }
+    }
+    // Selectors first: loading %fs or %gs also sets its base (from the
+    // descriptor, 0), which the MSR writes then replace.
+    asm volatile("movw %w0, %%ds\n\t"
+                 "movw %w1, %%es\n\t"
+                 "movw %w2, %%fs\n\t"
+                 "movw %w3, %%gs"
+                 : : "r" (user_selector(in.ds)), "r" (user_selector(in.es)),
+                     "r" (user_selector(in.fs)), "r" (user_selector(in.gs)));
+    wrmsr(MSR_IA32_FS_BASE, is_canonical(in.fs_base) ? in.fs_base : 0);
+    wrmsr(MSR_IA32_GS_BASE, is_canonical(in.gs_base) ? in.gs_base : 0);
+}
 
 // ---- Interrupt descriptor table ----
 
@@ -121,6 +166,13 @@ static void syscall_init() {
     wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK | FL_VM);
 }
 
+// PTSWITCH=1: every entry moves to kernel_pagetable and every exit back to
+// the process's table, the way the lecture's kernel does (k-exception.S).
+void syscall_use_ptswitch() {
+    wrmsr(MSR_IA32_LSTAR, reinterpret_cast<uintptr_t>(syscall_entry_ptswitch));
+    ptswitch_on_entry = true;
+}
+
 
 // ---- Interrupt controllers and the timer ----
 
@@ -160,6 +212,9 @@ static void pic_disable() {
 #define LAPIC_DIVIDE_1      0xB
 
 static uintptr_t lapic_base = LAPIC_BASE_DEFAULT;
+uint64_t tsc_per_tick;
+uint64_t tsc_per_ms;
+static uint32_t timer_count;            // local APIC timer counts per tick
 static volatile uint32_t& lapic_reg(unsigned offset) {
     return *reinterpret_cast<volatile uint32_t*>(lapic_base + offset);
 }
@@ -170,8 +225,9 @@ void lapic_eoi() {
 
 // The PIT (8254) runs at a known 1.193182 MHz; its channel 2 can be gated
 // and polled through port 0x61 without interrupts. Used once, to learn how
-// fast the local APIC timer counts on this machine.
-static uint32_t lapic_timer_hz() {
+// fast the local APIC timer and the time-stamp counter count on this
+// machine (under QEMU's -icount both follow guest instructions).
+static uint32_t lapic_timer_hz(uint64_t& tsc_hz) {
     const unsigned calib_hz = 100;      // measure for 1/100 s
     const unsigned count = PIT_HZ / calib_hz;
     outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate channel 2 on, speaker off
@@ -184,10 +240,12 @@ static uint32_t lapic_timer_hz() {
     outb(0x61, gate);                   // restart the count: gate low,
     outb(0x61, gate | 0x01);            // then high
     lapic_reg(LAPIC_TIMER_INITIAL) = 0xFFFFFFFF;
+    uint64_t tsc_start = rdtsc();
     while (!(inb(0x61) & 0x20)) {       // OUT2 goes high at terminal count
         pause();
     }
     uint32_t elapsed = 0xFFFFFFFF - lapic_reg(LAPIC_TIMER_CURRENT);
+    tsc_hz = (rdtsc() - tsc_start) * calib_hz;
     lapic_reg(LAPIC_TIMER_INITIAL) = 0;
     return elapsed * calib_hz;
 }
@@ -197,17 +255,21 @@ void timer_init(unsigned hz) {
     lapic_reg(LAPIC_LVT_LINT0) = LAPIC_LVT_MASKED;
     lapic_reg(LAPIC_LVT_LINT1) = LAPIC_LVT_MASKED;
     lapic_reg(LAPIC_LVT_ERROR) = LAPIC_LVT_MASKED;
-    uint32_t freq = lapic_timer_hz();
+    uint64_t tsc_hz;
+    uint32_t freq = lapic_timer_hz(tsc_hz);
+    tsc_per_tick = max<uint64_t>(tsc_hz / hz, 1);
+    tsc_per_ms = max<uint64_t>(tsc_hz / 1000, 1);
     lapic_reg(LAPIC_TIMER_DIVIDE) = LAPIC_DIVIDE_1;
     lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_PERIODIC | INT_TIMER;
-    lapic_reg(LAPIC_TIMER_INITIAL) = max(freq / hz, 1U);
-    log_printf("timer: local APIC counts %u Hz; interrupting %u times a second\n",
-               freq, hz);
+    timer_count = max(freq / hz, 1U);
+    lapic_reg(LAPIC_TIMER_INITIAL) = timer_count;
+    log_printf("timer: local APIC counts %u Hz, time-stamp counter %lu Hz; "
+               "interrupting %u times a second\n", freq, tsc_hz, hz);
 }
 
 void timer_restart() {
     // Writing the initial count starts the countdown over.
-    lapic_reg(LAPIC_TIMER_INITIAL) = lapic_reg(LAPIC_TIMER_INITIAL);
+    lapic_reg(LAPIC_TIMER_INITIAL) = timer_count;
 }
 
 uintptr_t lapic_page() {
@@ -226,11 +288,50 @@ static void cpu_init() {
     // deputy tricked by a process) can write kernel text. CR0.EM: x87 and
     // MMX instructions fault, and CR4.OSFXSR stays clear so SSE ones do
     // too: processes get no floating-point state the kernel would have to
-    // save on every switch.
+    // save on every switch. CR0.AM clear: a process's AC flag checks
+    // nothing.
     wrcr0((rdcr0() | CR0_WP | CR0_EM | CR0_NE) & ~(CR0_TS | CR0_MP | CR0_AM));
-    // EFER.NXE: page-fault error codes then say whether the access was an
-    // instruction fetch (PFERR_FETCH).
+    // EFER.NXE: PTE_NX forbids instruction fetches (W^X: kernel_page_perm,
+    // k-loader.cc), and page-fault error codes say whether the access was
+    // an instruction fetch (PFERR_FETCH). Every x86-64 processor QEMU
+    // models has it; the page tables assume it.
+    assert(cpuid(0x80000001).edx & CPUID_80000001_EDX_NX);
     wrmsr(MSR_IA32_EFER, rdmsr(MSR_IA32_EFER) | EFER_NXE);
+}
+
+bool smap_on;
+
+// The protections the processor may have beyond paging, each turned on
+// when CPUID reports it (run-qemu asks QEMU for a model with all three):
+//   UMIP: `sgdt`, `sidt`, `sldt`, `smsw` and `str` fault at CPL 3, so a
+//     process cannot learn where the kernel keeps its tables.
+//   SMEP: the kernel faults if it ever runs code from a user-accessible
+//     page (a kernel bug that jumps to process memory runs nothing).
+//   SMAP: the kernel faults if it touches a user-accessible page, except
+//     inside user_copy and user_zero (k-memory.cc), with AC set.
+// SMEP and SMAP need the kernel's own pages to be kernel-only: the
+// lecture's kernel before exercise 4 marks them PTE_U, and runs without.
+// Called once the kernel runs on kernel_pagetable.
+void protections_init() {
+    uint32_t max_leaf = cpuid(0).eax;
+    cpuid_result f7 = max_leaf >= 7 ? cpuid(7, 0) : cpuid_result{};
+    bool kernel_only = !(kernel_page_perm(reinterpret_cast<uintptr_t>(kernel_text_start)) & PTE_U);
+    uint64_t cr4 = rdcr4();
+    if (f7.ecx & CPUID_7_ECX_UMIP) {
+        cr4 |= CR4_UMIP;
+    }
+    if ((f7.ebx & CPUID_7_EBX_SMEP) && kernel_only) {
+        cr4 |= CR4_SMEP;
+    }
+    if ((f7.ebx & CPUID_7_EBX_SMAP) && kernel_only) {
+        cr4 |= CR4_SMAP;
+    }
+    wrcr4(cr4);
+    smap_on = cr4 & CR4_SMAP;
+    log_printf("protections: NX on, SMEP %s, SMAP %s, UMIP %s%s\n",
+               cr4 & CR4_SMEP ? "on" : "off", cr4 & CR4_SMAP ? "on" : "off",
+               cr4 & CR4_UMIP ? "on" : "off",
+               kernel_only ? "" : " (kernel pages are user-accessible: no SMEP, SMAP)");
 }
 
 void hardware_init() {
@@ -383,9 +484,11 @@ void read_boot_options(boot_options& opt) {
     number_option("hz", opt.hz, 1, 10000);
     number_option("ticks", opt.ticks, 1, 1UL << 40);
     number_option("respawn", opt.respawn, 0, 1000000);
-    uint64_t headless = 0;
+    uint64_t headless = 0, ptswitch = 0;
     number_option("headless", headless, 0, 1);
+    number_option("ptswitch", ptswitch, 0, 1);
     opt.headless = headless;
+    opt.ptswitch = ptswitch;
     fw_cfg_option("view", opt.view, sizeof(opt.view));
 }
 

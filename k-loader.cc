@@ -2,7 +2,12 @@
 // slot. Programs are position-independent executables linked for slot 1
 // (PROC_START_ADDR); loading one into slot k moves it by
 // (k - 1) * PROC_SLOT_SIZE and applies its R_X86_64_RELATIVE relocations,
-// so any program runs in any slot without being rebuilt.
+// so any program runs in any slot without being rebuilt. A (re)started
+// process finds only its program's bytes and zeros in its slot, and no page
+// is both writable and executable. Every write into the slot goes through
+// user_copy/user_zero: in the handout's shared page table (exercise 8) the
+// slot is user-accessible while the kernel writes it, which SMAP forbids
+// otherwise.
 #include "kernel.hh"
 #include "elf.h"
 #include "k-ata.hh"
@@ -49,7 +54,8 @@ void program_list(char* buf, size_t size) {
     }
 }
 
-// Copies `size` bytes at byte `offset` of program `e`'s image to `dst`.
+// Copies `size` bytes at byte `offset` of program `e`'s image to `dst`
+// (with user_copy: `dst` may be process memory).
 static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, size_t size) {
     static uint8_t buf[8 * SECTORSIZE];
     if (offset > e->size || size > e->size - offset) {
@@ -63,7 +69,7 @@ static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, s
         if (disk_read(e->sector + offset / SECTORSIZE, buf, nsectors) < 0) {
             return false;
         }
-        memcpy(out, buf + skip, chunk);
+        user_copy(out, buf + skip, chunk);
         out += chunk;
         offset += chunk;
         size -= chunk;
@@ -71,14 +77,15 @@ static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, s
     return true;
 }
 
-// Maps [va, va + size) user-accessible in `pt` (writable if `write`).
-static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, bool write) {
+// Maps [va, va + size) user-accessible in `pt` with permissions `perm`.
+// A page that was not yet user-accessible is zeroed first, so nothing of a
+// previous life or process shows through.
+static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, uint64_t perm) {
     for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
         vmiter it(pt, a);
-        // A page an earlier writable segment shares stays writable. (Not
-        // the identity map's kernel-only PTE_W: code would be writable.)
-        bool shared_writable = it.user() && it.writable();
-        uint64_t perm = PTE_P | PTE_U | (write || shared_writable ? PTE_W : 0);
+        if (!it.user()) {
+            user_zero(reinterpret_cast<void*>(a), PAGESIZE);
+        }
         if (it.map(a, perm) < 0) {
             return false;
         }
@@ -86,18 +93,28 @@ static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, bool write
     return true;
 }
 
+// Every page is writable or executable, never both (W^X). The linker
+// script starts writable data on a page of its own.
+#define USER_DATA   (PTE_P | PTE_U | PTE_W | PTE_NX)
+#define USER_CODE   (PTE_P | PTE_U)
+
 // Applies the image's relocations. Every one must be R_X86_64_RELATIVE
-// ("add the load offset") and must land inside [lo, hi).
-static const char* relocate(uintptr_t dynamic, uintptr_t delta, uintptr_t lo, uintptr_t hi) {
+// ("add the load offset") and must land inside [lo, hi), on a page that
+// `pt` maps writable for the process (never its code).
+static const char* relocate(x86_64_pagetable* pt, uintptr_t dynamic, uintptr_t delta,
+                            uintptr_t lo, uintptr_t hi) {
     uintptr_t rela = 0, relasz = 0, relaent = sizeof(elf_rela);
-    for (auto d = reinterpret_cast<elf_dyn*>(dynamic);
-         reinterpret_cast<uintptr_t>(d + 1) <= hi && d->d_tag != DT_NULL; ++d) {
-        if (d->d_tag == DT_RELA) {
-            rela = d->d_val + delta;
-        } else if (d->d_tag == DT_RELASZ) {
-            relasz = d->d_val;
-        } else if (d->d_tag == DT_RELAENT) {
-            relaent = d->d_val;
+    for (uintptr_t a = dynamic; a + sizeof(elf_dyn) <= hi; a += sizeof(elf_dyn)) {
+        elf_dyn d;
+        user_copy(&d, reinterpret_cast<const void*>(a), sizeof(d));
+        if (d.d_tag == DT_NULL) {
+            break;
+        } else if (d.d_tag == DT_RELA) {
+            rela = d.d_val + delta;
+        } else if (d.d_tag == DT_RELASZ) {
+            relasz = d.d_val;
+        } else if (d.d_tag == DT_RELAENT) {
+            relaent = d.d_val;
         }
     }
     if (relasz == 0) {
@@ -106,18 +123,21 @@ static const char* relocate(uintptr_t dynamic, uintptr_t delta, uintptr_t lo, ui
     if (relaent != sizeof(elf_rela) || rela < lo || rela > hi || relasz > hi - rela) {
         return "bad relocation table";
     }
-    for (auto r = reinterpret_cast<elf_rela*>(rela); relasz >= sizeof(elf_rela);
-         ++r, relasz -= sizeof(elf_rela)) {
-        uint32_t type = r->r_info & 0xFFFFFFFF;
-        uintptr_t target = r->r_offset + delta;
+    for (uintptr_t a = rela; relasz >= sizeof(elf_rela);
+         a += sizeof(elf_rela), relasz -= sizeof(elf_rela)) {
+        elf_rela r;
+        user_copy(&r, reinterpret_cast<const void*>(a), sizeof(r));
+        uint32_t type = r.r_info & 0xFFFFFFFF;
+        uintptr_t target = r.r_offset + delta;
         if (type == R_X86_64_NONE) {
             continue;
         } else if (type != R_X86_64_RELATIVE) {
             return "unsupported relocation type (build programs with -fpie -static-pie)";
-        } else if (target < lo || target > hi - 8) {
+        } else if (target < lo || target > hi - 8 || !user_range_ok(pt, target, 8, true)) {
             return "relocation outside the program";
         }
-        *reinterpret_cast<uint64_t*>(target) = r->r_addend + delta;
+        uint64_t value = r.r_addend + delta;
+        user_copy(reinterpret_cast<void*>(target), &value, sizeof(value));
     }
     return nullptr;
 }
@@ -137,22 +157,12 @@ static const char* check_elf(const program_dir_entry* e, elf_header& eh,
     return nullptr;
 }
 
-// Maps [va, va + size) present and writable for the kernel alone in `pt`,
-// so the loader can write there whatever the pages held before: when
-// processes share the kernel's page table (the handout, before exercise 8),
-// a previous life left them user-accessible and perhaps read-only.
-static bool map_for_loading(x86_64_pagetable* pt, uintptr_t va, size_t size) {
-    for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
-        if (vmiter(pt, a).map(a, PTE_P | PTE_W) < 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Step 2: copies each loadable segment into process `p`'s slot, moved by
-// `delta`, then maps the segments user-accessible (writable only if the
-// segment is). Sets `dynamic` to the moved address of the dynamic section.
+// `delta`, and maps it user-accessible (writable only if the segment is).
+// Sets `dynamic` to the moved address of the dynamic section, if any.
+// Code is copied while its pages are still writable: the kernel may be
+// writing through `p`'s own table (the handout's shared one), and CR0.WP
+// binds it to read-only pages too.
 static const char* load_segments(proc* p, const program_dir_entry* e, const elf_header& eh,
                                  const elf_program* ph, uintptr_t delta, uintptr_t& dynamic) {
     uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
@@ -168,21 +178,16 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
             || va + ph[i].p_memsz > stack_page || ph[i].p_filesz > ph[i].p_memsz) {
             return "segment does not fit in a process slot below its stack";
         }
-        if (!map_for_loading(p->pagetable, va, ph[i].p_memsz)) {
+        if (!map_user(p->pagetable, va, ph[i].p_memsz, USER_DATA)) {
             return "out of page-table pages";
         }
         auto dst = reinterpret_cast<uint8_t*>(va);
         if (!image_read(e, ph[i].p_offset, dst, ph[i].p_filesz)) {
             return "segment past the end of the image";
         }
-        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
-    }
-    // Only now the process's permissions, segment by segment: a page two
-    // segments share is writable if either is.
-    for (int i = 0; i != eh.e_phnum; ++i) {
-        if (ph[i].p_type == ELF_PTYPE_LOAD
-            && !map_user(p->pagetable, ph[i].p_va + delta, ph[i].p_memsz,
-                         ph[i].p_flags & ELF_PFLAG_WRITE)) {
+        user_zero(dst + ph[i].p_filesz, ph[i].p_memsz - ph[i].p_filesz);
+        if (!(ph[i].p_flags & ELF_PFLAG_WRITE)
+            && !map_user(p->pagetable, va, ph[i].p_memsz, USER_CODE)) {
             return "out of page-table pages";
         }
     }
@@ -193,11 +198,7 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
 // called: %rsp points at a zero return address, which also ends backtraces.
 static const char* setup_stack(proc* p) {
     uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
-    if (!map_for_loading(p->pagetable, stack_page, PAGESIZE)) {
-        return "out of page-table pages";
-    }
-    memset(reinterpret_cast<void*>(stack_page), 0, PAGESIZE);
-    if (!map_user(p->pagetable, stack_page, PAGESIZE, true)) {
+    if (!map_user(p->pagetable, stack_page, PAGESIZE, USER_DATA)) {
         return "out of page-table pages";
     }
     p->regs.reg_rsp = proc_slot_end(p->pid) - 8;
@@ -227,7 +228,7 @@ int program_load(proc* p, const char* name) {
         why = "dynamic section outside the program";
     }
     if (!why && dynamic) {
-        why = relocate(dynamic, delta, slot, stack_page);
+        why = relocate(p->pagetable, dynamic, delta, slot, stack_page);
     }
     uintptr_t entry = eh.e_entry + delta;
     if (!why && (entry < slot || entry >= stack_page)) {

@@ -11,7 +11,7 @@ x86_64_pagetable* kernel_pagetable;
 // Page tables live in this pool inside the kernel's own memory, which no
 // process page table marks user-accessible. Each table of the identity map
 // takes four pages (one per level); the kernel's takes four more for the
-// APICs' pages near 4 GB.
+// kernel-only pages near 4 GB, which every table shares (high_gigabyte).
 #define PAGETABLE_POOL_PAGES (4 * MAX_PROCS + 10)
 static x86_64_pagetable pagetable_pool[PAGETABLE_POOL_PAGES];
 static bool pagetable_used[PAGETABLE_POOL_PAGES];
@@ -36,7 +36,25 @@ void pagetable_free(x86_64_pagetable* pt) {
 
 // ---- The kernel's page table ----
 // Every page of physical memory, one to one, with the permissions
-// kernel_page_perm() (kernel.cc) gives it; and the APICs' registers.
+// kernel_page_perm() (kernel.cc) gives it; and, in the gigabyte below 4 GB,
+// the APICs' registers and the kernel's own view of the screen.
+
+// The kernel-only pages near 4 GB all sit in this gigabyte (the fourth:
+// its index in the top page-table page's first table, the PDPT). Every
+// process table shares kernel_pagetable's page-table pages for it, so the
+// kernel reaches the APICs and the screen on any table (it runs on the
+// process's: k-exception.S), no process table needs pages of its own for
+// them, and none frees them.
+#define HIGH_GIGABYTE 3
+static x86_64_pageentry_t& high_gigabyte(x86_64_pagetable* pt) {
+    auto pdpt = reinterpret_cast<x86_64_pagetable*>(pt->entry[0] & PTE_PAMASK);
+    return pdpt->entry[HIGH_GIGABYTE];
+}
+
+// The screen, for the kernel (lib.hh): the console page, kernel-only, so
+// that SMAP lets the kernel print. Plus the APICs' registers (uncached).
+static const uintptr_t console_view = CONSOLE_VIEW;
+static_assert(CONSOLE_VIEW >> 30 == HIGH_GIGABYTE);
 
 void kernel_pagetable_init() {
     kernel_pagetable = pagetable_alloc();
@@ -45,12 +63,15 @@ void kernel_pagetable_init() {
             panic("out of page-table pages building the kernel page table");
         }
     }
-    // The local and I/O APICs' registers: kernel only, uncached.
     const uintptr_t apics[] = {lapic_page(), ioapic_page()};
     for (uintptr_t pa : apics) {
-        if (vmiter(kernel_pagetable, pa).map(pa, PTE_P | PTE_W | PTE_PCD) < 0) {
+        assert(pa >> 30 == HIGH_GIGABYTE);
+        if (vmiter(kernel_pagetable, pa).map(pa, PTE_P | PTE_W | PTE_PCD | PTE_NX) < 0) {
             panic("out of page-table pages mapping the APICs");
         }
+    }
+    if (vmiter(kernel_pagetable, console_view).map(CONSOLE_ADDR, PTE_P | PTE_W | PTE_NX) < 0) {
+        panic("out of page-table pages mapping the kernel's view of the screen");
     }
     wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
 }
@@ -58,11 +79,12 @@ void kernel_pagetable_init() {
 
 // ---- Process page tables ----
 
-// Frees every page of a page table tree, from `level` down.
+// Frees every page of a page table tree, from `level` down, but the
+// shared high gigabyte's.
 static void pagetable_free_tree(x86_64_pagetable* pt, int level) {
     if (level > 0) {
         for (auto pte : pt->entry) {
-            if ((pte & PTE_P) && !(pte & PTE_PS)) {
+            if ((pte & PTE_P) && !(pte & PTE_PS) && pte != high_gigabyte(kernel_pagetable)) {
                 pagetable_free_tree(reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK),
                                     level - 1);
             }
@@ -76,21 +98,28 @@ x86_64_pagetable* proc_pagetable_create() {
     if (!pt) {
         return nullptr;
     }
-    // The same identity map as the kernel's, below MEMSIZE_PHYSICAL: the
-    // entry and exit code run on this table until they switch %cr3. No
-    // page is user-accessible yet, but for the console.
+    // The same identity map as the kernel's, below MEMSIZE_PHYSICAL, with
+    // the same permissions (NX included): the kernel runs on this table
+    // whenever it works for this process. No page is user-accessible yet,
+    // but for the console.
     for (vmiter kit(kernel_pagetable, PAGESIZE); kit.va() != MEMSIZE_PHYSICAL; kit.next_page()) {
         if (vmiter(pt, kit.va()).map(kit.pa(), kit.perm()) < 0) {
             pagetable_free_tree(pt, 3);
             return nullptr;
         }
     }
+    high_gigabyte(pt) = high_gigabyte(kernel_pagetable);
     return pt;
 }
 
 void proc_pagetable_free(x86_64_pagetable* pt) {
     if (pt == kernel_pagetable) {
         return;     // processes sharing the kernel's table (the handout) never free it
+    }
+    // The kernel may be running on this very table (it stays on the
+    // process's): move to its own before the pages can be reused.
+    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+        wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
     }
     pagetable_free_tree(pt, 3);
 }
@@ -123,6 +152,31 @@ bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write)
 }
 
 
+// The one place the kernel touches process memory. With SMAP on, any
+// other access to a user-accessible page faults in the kernel (a panic,
+// not a quiet write on a process's behalf); these two set AC (`stac`) for
+// just the copy. The kernel checked the range with user_range_ok first.
+void user_copy(void* dst, const void* src, size_t n) {
+    if (smap_on) {
+        stac();
+    }
+    memcpy(dst, src, n);
+    if (smap_on) {
+        clac();
+    }
+}
+
+void user_zero(void* dst, size_t n) {
+    if (smap_on) {
+        stac();
+    }
+    memset(dst, 0, n);
+    if (smap_on) {
+        clac();
+    }
+}
+
+
 // ---- Integrity ----
 // At boot the kernel fingerprints its own code and constants; at the end of
 // a headless run it checks that they are unchanged and that no page table
@@ -151,10 +205,10 @@ static uintptr_t foreign_user_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t
             return it.va();
         }
     }
-    const uintptr_t apics[] = {lapic_page(), ioapic_page()};
-    for (uintptr_t pa : apics) {
-        if (vmiter(pt, pa).user()) {
-            return pa;
+    const uintptr_t kernel_only[] = {lapic_page(), ioapic_page(), console_view};
+    for (uintptr_t va : kernel_only) {
+        if (vmiter(pt, va).user()) {
+            return va;
         }
     }
     return 0;

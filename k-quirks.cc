@@ -25,8 +25,9 @@ bool entered_from_vm86(const regstate* regs) {
 // `syscall` from virtual-8086 mode enters through MSR_IA32_CSTAR (the
 // compatibility-mode target), with the escapee's flags in %r11: IOPL 3
 // among them, which `sysretq` would hand back to it in 64-bit mode. This
-// entry drops IOPL and VM from %r11, then takes the normal path. It touches
-// no memory: %rsp is still the process's.
+// entry drops IOPL and VM from %r11, then takes the normal path (also with
+// PTSWITCH=1: staying on the process's table is correct in both modes). It
+// touches no memory: %rsp is still the process's.
 asm(".pushsection .text\n"
     ".globl syscall_entry_compat\n"
     ".type syscall_entry_compat, @function\n"
@@ -45,16 +46,12 @@ void quirk_stop_vm86_escapee(regstate* regs) {
     char why[PROC_REASON_SIZE];
     snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
              regs->reg_rflags, regs->reg_cs, regs->reg_rip);
+    // Restarted (RESPAWN), she escapes again at once; the timer interrupt
+    // that came due while she held interrupts off then strikes the next
+    // process at its first instruction, which keeps the CPU all the same
+    // (slice_over in kernel.cc): Alice runs once between two lives
+    // (p-eve-v86respawn.cc).
     process_kill(current, why);
-    // The timer's interrupt may have been waiting all the while she held
-    // interrupts off. Left pending, it would strike the next process at its
-    // first instruction, charge it the tick and hand the CPU to her next
-    // life (RESPAWN), which escapes again at once: Alice would never run
-    // (p-eve-v86respawn.cc). Take it here, in the kernel, and restart the
-    // timer, so the next process gets a whole tick. (That interrupt's
-    // `iretq` unblocks NMIs; `regs`, on the NMI stack, is not used after.)
-    timer_restart();
-    asm volatile("sti; nop; cli" : : : "memory");
     schedule();
 }
 
@@ -72,15 +69,16 @@ uint64_t quirk_int_vector(const regstate* regs) {
         rip = ((regs->reg_cs & 0xFFFF) << 4) + (rip & 0xFFFF);
     }
     for (int n = 0; n != 15 && user_range_ok(current->pagetable, rip, 2, false); ++n, ++rip) {
-        uint8_t b = *reinterpret_cast<const uint8_t*>(rip);
-        if (b == 0xCD) {
-            return *reinterpret_cast<const uint8_t*>(rip + 1);
-        } else if (b == 0xCE) {
+        uint8_t b[2];
+        user_copy(b, reinterpret_cast<const void*>(rip), 2);
+        if (b[0] == 0xCD) {
+            return b[1];
+        } else if (b[0] == 0xCE) {
             return INT_OF;
         }
-        bool prefix = (b >= 0x40 && b <= 0x4F) || b == 0x66 || b == 0x67 || b == 0xF0
-            || b == 0xF2 || b == 0xF3 || b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E
-            || b == 0x64 || b == 0x65;
+        bool prefix = (b[0] >= 0x40 && b[0] <= 0x4F) || b[0] == 0x66 || b[0] == 0x67
+            || b[0] == 0xF0 || b[0] == 0xF2 || b[0] == 0xF3 || b[0] == 0x26 || b[0] == 0x2E
+            || b[0] == 0x36 || b[0] == 0x3E || b[0] == 0x64 || b[0] == 0x65;
         if (!prefix) {
             break;
         }

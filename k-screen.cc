@@ -102,13 +102,11 @@ struct screen_row {
 
 // ---- CPU share and system calls over the last second ----
 
-// The CPU time process `p` has had, in the kernel's unit of CPU time:
-// today the timer ticks charged to it (it was running when the timer
-// fired). To be switched to p.cpu_time (counter cycles, kept current at
-// every switch) once struct proc has it: shares then count the slices a
-// process gives away early, too.
+// The CPU time process `p` has had: time-stamp counter cycles, measured
+// at every switch and every timer tick (kernel.cc), so a share counts the
+// slices a process gives away early too, not only the ticks that struck it.
 static uint64_t cpu_sample(const proc& p) {
-    return p.ticks;
+    return p.cpu_time;
 }
 
 struct sample {
@@ -401,8 +399,13 @@ void screen_tick() {
     if (view == VIEW_CONSOLE) {
         return;
     }
-    // The first tick paints at once; later ones every redraw_ticks.
-    if (ticks % redraw_ticks == 0 || ticks == 1) {
+    // The first tick paints at once; later ones each time the clock
+    // reaches a multiple of redraw_ticks. (It may advance several ticks at
+    // once: compare periods, do not test for a remainder of 0.)
+    static uint64_t painted_period = ~0UL;
+    uint64_t period = ticks / redraw_ticks;
+    if (period != painted_period) {
+        painted_period = period;
         take_sample();
         redraw();
     }

@@ -21,6 +21,7 @@ vmiter::vmiter(x86_64_pagetable* pt, uintptr_t va)
 vmiter& vmiter::find(uintptr_t va) {
     va_ = va;
     perm_ = walk_perm;
+    nx_ = 0;
     level_ = 3;
     x86_64_pagetable* pt = pt_;
     pep_ = &pt->entry[pt_index(va, level_)];
@@ -30,6 +31,7 @@ vmiter& vmiter::find(uintptr_t va) {
     }
     while (level_ > 0 && (*pep_ & PTE_P) && !(*pep_ & PTE_PS)) {
         perm_ &= *pep_;
+        nx_ |= *pep_ & PTE_NX;
         pt = reinterpret_cast<x86_64_pagetable*>(*pep_ & PTE_PAMASK);
         --level_;
         pep_ = &pt->entry[pt_index(va, level_)];
@@ -45,7 +47,7 @@ uint64_t vmiter::perm() const {
     if (level_ > 0 && !(*pep_ & PTE_PS)) {
         return 0;
     }
-    return *pep_ & perm_ & walk_perm;
+    return (*pep_ & perm_ & walk_perm) | ((*pep_ | nx_) & PTE_NX);
 }
 
 uintptr_t vmiter::pa() const {
@@ -75,5 +77,8 @@ int vmiter::map(uintptr_t pa, uint64_t perm) {
         find(va_);
     }
     *pep_ = (perm & PTE_P) ? (pa | perm) : 0;
+    // The table may be the one the processor is using (the kernel runs on
+    // the process's), whose translation of va() it may have cached.
+    invlpg(va_);
     return 0;
 }

@@ -14,7 +14,8 @@ class vmiter {
     // Physical address that va() maps to, or UINTPTR_MAX if unmapped.
     uintptr_t pa() const;
     // Effective permissions: PTE_P, PTE_W and PTE_U hold only if every
-    // level of the walk grants them (that is how the processor checks).
+    // level of the walk grants them, PTE_NX if any level sets it (that is
+    // how the processor checks).
     uint64_t perm() const;
     bool present() const { return perm() & PTE_P; }
     bool writable() const { return (perm() & (PTE_P | PTE_W)) == (PTE_P | PTE_W); }
@@ -35,6 +36,7 @@ class vmiter {
     x86_64_pageentry_t* pep_;   // entry where the walk stopped
     int level_;                 // its level: 0 = last-level page table
     uint64_t perm_;             // permissions granted above that entry
+    uint64_t nx_;               // PTE_NX if an entry above it forbids execution
     uintptr_t va_;
 };
 

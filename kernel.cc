@@ -34,6 +34,9 @@ proc* current;                  // the process running (or last run)
 uint64_t ticks;                 // timer interrupts since boot
 boot_options bootopt;
 
+static uint64_t clock_tsc;      // time-stamp counter at the start of this tick
+static proc* slots_end = &ptable[1];    // just past the last slot PROCS filled
+
 static void processes_start(const char* procs);
 [[noreturn]] static void finish(int status);
 
@@ -44,15 +47,21 @@ static void processes_start(const char* procs);
 
 void kernel_start() {
     hardware_init();            // segments, interrupts, syscall MSRs
-    console_clear();
     kernel_pagetable_init();    // identity map, with kernel_page_perm() below
+    console_clear();
+    protections_init();         // SMEP, SMAP, UMIP, where the processor has them
     integrity_record();         // fingerprint kernel text for the summary
     read_boot_options(bootopt);
-    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s\n", bootopt.procs, bootopt.hz,
-               bootopt.headless ? " headless" : "");
+    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s\n", bootopt.procs, bootopt.hz,
+               bootopt.headless ? " headless" : "",
+               bootopt.ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
+    if (bootopt.ptswitch) {
+        syscall_use_ptswitch();
+    }
     screen_init();              // the panel and map above the console (k-screen.cc)
     processes_start(bootopt.procs);
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
+    clock_tsc = rdtsc();        // tick 0 starts now
     watchdog_init(bootopt.hz);  // and 100 NMIs a second, which `cli` cannot stop
     schedule();
 }
@@ -64,14 +73,19 @@ uint64_t kernel_page_perm(uintptr_t pa) {
         return 0;                       // null pointers fault, even in the kernel
     }
     // Exercise 4 (kernel pages without PTE_U)
+    // No page is both writable and executable (W^X): only the kernel's code
+    // can run, and nothing can change it.
     uintptr_t text = reinterpret_cast<uintptr_t>(kernel_text_start);
+    uintptr_t rodata = reinterpret_cast<uintptr_t>(kernel_rodata_start);
     uintptr_t rodata_end = reinterpret_cast<uintptr_t>(kernel_rodata_end);
     if (pa == CONSOLE_ADDR) {
-        return PTE_PWU;                 // processes print here directly
-    } else if (pa >= text && pa < rodata_end) {
-        return PTE_P;                   // kernel code and constants: read-only
+        return PTE_PWU | PTE_NX;        // processes print here directly
+    } else if (pa >= text && pa < rodata) {
+        return PTE_P;                   // kernel code: read-only
+    } else if (pa >= rodata && pa < rodata_end) {
+        return PTE_P | PTE_NX;          // kernel constants: read-only data
     } else {
-        return PTE_P | PTE_W;           // the rest: the kernel's alone
+        return PTE_P | PTE_W | PTE_NX;  // the rest: the kernel's alone, data
     }
     // End of exercise 4
 }
@@ -81,8 +95,9 @@ uint64_t kernel_page_perm(uintptr_t pa) {
 
 // The registers a process may hold when it runs, whatever it did to them:
 // 64-bit code and stack segments at CPL 3, and of %rflags only the
-// arithmetic, direction and single-step flags (FL_USER_MASK), with
-// interrupts on. Loading and resuming a process both come through here.
+// arithmetic, direction and single-step flags and the two that bind only
+// it (FL_USER_MASK), with interrupts on. Loading and resuming a process
+// both come through here.
 static void set_user_mode(regstate& regs) {
     regs.reg_cs = SEGSEL_APP_CODE | 3;
     regs.reg_ss = SEGSEL_APP_DATA | 3;
@@ -90,6 +105,11 @@ static void set_user_mode(regstate& regs) {
     regs.reg_rflags = (regs.reg_rflags & FL_USER_MASK) | FL_IF;
     // End of exercise 2
 }
+
+// A new process's data segment registers: null selectors, bases 0. What
+// it loads afterwards is its own, kept across every switch; segments_switch
+// (k-hardware.cc) accepts only what a process at CPL 3 could load itself.
+static const segstate initial_segments = {};
 
 // The page table process `p` runs on.
 static x86_64_pagetable* process_pagetable(proc* p) {
@@ -110,6 +130,7 @@ static bool process_load(proc* p) {
     }
     memset(&p->regs, 0, sizeof(p->regs));
     p->regs.reg_rflags = FL_IF;         // a new process starts with interrupts on
+    p->segs = initial_segments;
     if (program_load(p, p->name) < 0) {
         proc_pagetable_free(p->pagetable);
         p->pagetable = nullptr;
@@ -157,12 +178,20 @@ static void processes_start(const char* procs) {
         if (process_load(p)) {
             log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, proc_slot_start(pid));
         }
+        slots_end = p + 1;
         ++pid;
     }
 }
 
-// Ends process `p`, giving back its page table.
+static proc* on_cpu;
+static void cpu_release();
+
+// Ends process `p`, giving back its page table. Its CPU time stops here:
+// what the kernel does next (restarting it, say) is charged to no one.
 static void process_free(proc* p, procstate_t state) {
+    if (p == on_cpu) {
+        cpu_release();
+    }
     p->state = state;
     proc_pagetable_free(p->pagetable);
     p->pagetable = nullptr;
@@ -171,6 +200,9 @@ static void process_free(proc* p, procstate_t state) {
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
 // process is started again from its program, up to N times.
 void process_kill(proc* p, const char* reason) {
+    if (p == on_cpu) {
+        cpu_release();          // reporting and restarting are no one's time
+    }
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
@@ -194,6 +226,7 @@ void process_kill(proc* p, const char* reason) {
 // lives), and the new set is loaded as pids 1, 2, ... Called at a timer
 // tick, where no process is half-way through a system call.
 void processes_restart(const char* procs) {
+    cpu_release();
     for (int pid = 1; pid != NPROC; ++pid) {
         proc* p = &ptable[pid];
         if (p->pagetable) {
@@ -256,10 +289,25 @@ static void describe_fault(const regstate* regs, char* buf, size_t size) {
     }
 }
 
-// Work done on every timer tick, whoever was running.
-static void timer_tick() {
-    ++ticks;
-    lapic_eoi();
+// Brings the clock up to `now`: `ticks` counts whole timer periods since
+// boot, measured with the time-stamp counter. The timer interrupt is not
+// the clock: it restarts whenever another process gets the CPU (so that
+// each gets a whole slice), and processes that take turns faster than HZ
+// would never let it fire. So every timer interrupt and every switch
+// brings the clock up to date, and once a tick has passed, does the
+// per-tick work.
+static void clock_update(uint64_t now) {
+    if (now - clock_tsc < tsc_per_tick) {
+        return;
+    }
+    // A headless run ends at exactly tick TICKS, after that tick's work
+    // (the screen's repaint among it).
+    bool last = false;
+    while (now - clock_tsc >= tsc_per_tick && !last) {
+        clock_tsc += tsc_per_tick;
+        ++ticks;
+        last = bootopt.headless && ticks >= bootopt.ticks;
+    }
     console_show_cursor();
     int key = keyboard_poll();
     if (key == 'q' || key == 3 /* Control-C */) {
@@ -276,9 +324,42 @@ static void timer_tick() {
         screen_key(key);        // views and lecture keys (k-screen.cc)
     }
     screen_tick();              // repaints the panel and map when due
-    if (bootopt.headless && ticks >= bootopt.ticks) {
+    if (last) {
         finish(POWEROFF_NORMAL);
     }
+}
+
+// CPU time. The process the processor works for, `on_cpu`, has its page
+// table in %cr3 and its segment registers loaded, and is charged the
+// time-stamp counter's cycles since `cpu_since`: its own instructions and
+// the kernel's on its behalf (its system calls, its interrupts). Nobody is
+// charged while on_cpu is null: the kernel loading, killing or restarting
+// a process, or idle.
+static uint64_t cpu_since;
+static uint64_t turn_start;     // when on_cpu got the CPU: its slice began
+
+// Charges on_cpu its time up to `now`.
+static void charge_cpu(uint64_t now) {
+    if (on_cpu) {
+        on_cpu->cpu_time += now - cpu_since;
+    }
+    cpu_since = now;
+}
+
+// The process on the CPU leaves it for good (killed, exited) or the CPU
+// goes idle: what follows is no process's time.
+static void cpu_release() {
+    charge_cpu(rdtsc());
+    on_cpu = nullptr;
+}
+
+// Whether the process on the CPU has had its slice: the timer restarts
+// when a process gets the CPU, so its interrupt comes a whole period
+// later. An interrupt that came due earlier, while the kernel worked with
+// interrupts off, strikes at the process's first instruction: it has had
+// almost nothing, and keeps the CPU.
+static bool slice_over(uint64_t now) {
+    return now - turn_start >= tsc_per_tick / 2;
 }
 
 void exception(regstate* regs) {
@@ -291,16 +372,19 @@ void exception(regstate* regs) {
     }
 
     if (intno == INT_TIMER) {
-        if (from_process) {
-            ++current->ticks;
-        }
-        timer_tick();
+        lapic_eoi();
+        uint64_t now = rdtsc();
+        charge_cpu(now);        // cpu_time stays current for the live screen
+        clock_update(now);
         if (!from_process) {
             return;             // the idle loop was interrupted
         }
-        // Exercise 1 (timer preemption)
-        schedule();             // preempt: the next process gets the CPU
-        // End of exercise 1
+        if (slice_over(now)) {
+            // Exercise 1 (timer preemption)
+            schedule();         // preempt: the next process gets the CPU
+            // End of exercise 1
+        }
+        run(current);           // a tick that came due early: her slice goes on
     }
     if (intno == INT_NMI) {
         watchdog(regs, from_process);
@@ -333,7 +417,9 @@ void exception(regstate* regs) {
 // one is checked before use. Returning a value resumes the process with
 // that value in %rax; calls that switch processes do not return.
 
-static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
+// The rarer calls are kept out of line, so that syscall() itself, which
+// every sys_getpid runs, needs no stack frame beyond the frame pointer.
+__attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
     // Exercise 5 (sys_getsysname checks its buffer)
     // The kernel may write anywhere; the process may not. Write only if the
     // process itself could write every byte.
@@ -341,11 +427,11 @@ static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
         return -1;
     }
     // End of exercise 5
-    memcpy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
+    user_copy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
     return 0;
 }
 
-static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
+__attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     // Exercise 6 (sys_page_alloc checks its address)
     // Only a page-aligned address in the caller's own slot: never kernel
     // memory (below PROC_START_ADDR), never another process's.
@@ -358,21 +444,23 @@ static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     if (it.user()) {
         return 0;               // already the caller's: leave it as it is
     }
-    if (it.map(it.va(), PTE_PWU) < 0) {
+    if (it.map(it.va(), PTE_PWU | PTE_NX) < 0) {   // data: never run (W^X)
         return -1;
     }
-    memset(reinterpret_cast<void*>(it.va()), 0, PAGESIZE);
+    user_zero(reinterpret_cast<void*>(it.va()), PAGESIZE);
     return 0;
 }
 
-[[noreturn]] static void syscall_panic(proc* p, uintptr_t msg) {
+[[noreturn, gnu::noinline]] static void syscall_panic(proc* p, uintptr_t msg) {
     // Copy the message a byte at a time, checking each byte is the
     // process's to read; stop at NUL or after 100 characters.
     char text[101];
     size_t n = 0;
-    while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)
-           && reinterpret_cast<const char*>(msg)[n] != '\0') {
-        text[n] = reinterpret_cast<const char*>(msg)[n];
+    while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)) {
+        user_copy(&text[n], reinterpret_cast<const char*>(msg + n), 1);
+        if (text[n] == '\0') {
+            break;
+        }
         ++n;
     }
     text[n] = '\0';
@@ -386,6 +474,12 @@ static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     process_kill(p, why);
     schedule();
     // End of exercise 7
+}
+
+[[noreturn, gnu::noinline]] static void syscall_exit(proc* p) {
+    log_printf("proc %d exited\n", p->pid);
+    process_free(p, P_EXITED);
+    schedule();
 }
 
 uint64_t syscall(regstate* regs) {
@@ -404,9 +498,7 @@ uint64_t syscall(regstate* regs) {
     case SYSCALL_PAGE_ALLOC:
         return syscall_page_alloc(p, regs->reg_rdi);
     case SYSCALL_EXIT:
-        log_printf("proc %d exited\n", p->pid);
-        process_free(p, P_EXITED);
-        schedule();
+        syscall_exit(p);
     default:
         return -1;
     }
@@ -418,16 +510,21 @@ uint64_t syscall(regstate* regs) {
 // Runs the next runnable process after `current`, round robin. With none
 // runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
-    proc* const last = &ptable[MAX_PROCS];
-    proc* p = current ? current : last;
-    for (int n = 0; n != MAX_PROCS; ++n) {
-        // The next slot, wrapping after the last: a compare, not a `%`,
-        // since every yield runs this loop up to MAX_PROCS times.
-        p = p == last ? &ptable[1] : p + 1;
+    // The slots after current's, then from the first up to current's own:
+    // two plain scans, since every yield runs them, and none past the last
+    // slot PROCS filled (no process is ever there).
+    proc* const after = current ? current + 1 : &ptable[1];
+    for (proc* p = after; p < slots_end; ++p) {
         if (p->state == P_RUNNABLE) {
             run(p);
         }
     }
+    for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
+        if (p->state == P_RUNNABLE) {
+            run(p);
+        }
+    }
+    cpu_release();
     if (bootopt.headless) {
         log_printf("no runnable processes\n");
         finish(POWEROFF_NORMAL);
@@ -441,13 +538,33 @@ void schedule() {
 
 // ---- 6. Running a process ----
 
+// Gives the CPU to `p`, which another process had (or none): charges that
+// one its time and keeps its segment registers, loads p's segment
+// registers and page table, and starts p's slice: a whole timer period.
+__attribute__((noinline)) static void switch_to(proc* p) {
+    assert(p->state == P_RUNNABLE);     // a process that is not is never on_cpu
+    uint64_t now = rdtsc();
+    charge_cpu(now);
+    clock_update(now);
+    segments_switch(on_cpu ? &on_cpu->segs : nullptr, p->segs);
+    if (rdcr3() != reinterpret_cast<uintptr_t>(p->pagetable)) {
+        wrcr3(reinterpret_cast<uintptr_t>(p->pagetable));
+    }
+    current = p;
+    set_kernel_stack_for(p);        // its next entry saves into p->regs
+    on_cpu = p;
+    turn_start = now;
+    timer_restart();
+}
+
 // Returns to process `p` with the registers it had at its last kernel
 // entry. Never returns.
 void run(proc* p) {
-    assert(p->state == P_RUNNABLE);
-    if (p != current) {
-        current = p;
-        set_kernel_stack_for(p);    // its next entry saves into p->regs
+    if (p != on_cpu) {
+        switch_to(p);
+    } else if (bootopt.ptswitch) {
+        // The entry moved to kernel_pagetable (k-exception.S).
+        wrcr3(reinterpret_cast<uintptr_t>(p->pagetable));
     }
     set_user_mode(p->regs);
     // `sysretq` is the quicker way back, but only for a process that came
@@ -473,8 +590,10 @@ static void print_summary() {
         if (p.state == P_FREE) {
             continue;
         }
-        log_printf("proc %d %s %s ticks=%lu syscalls=%lu", pid, p.name,
-                   state_names[p.state], p.ticks, p.syscalls);
+        // ticks=: its CPU time in whole timer periods; cpu=: in microseconds
+        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu", pid, p.name,
+                   state_names[p.state], p.cpu_time / tsc_per_tick, p.syscalls,
+                   p.cpu_time * 1000 / tsc_per_ms);
         if (p.state == P_BROKEN) {
             log_printf(" reason=\"%s\"", p.reason);
         }

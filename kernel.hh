@@ -36,6 +36,17 @@ struct regstate {
     uint64_t reg_ss;        // 0xA8
 };                          // 0xB0 bytes
 
+// The rest of a process's registers: the data segment registers it may
+// load (with `mov` or `pop`: the null selector or the user segments, at any
+// RPL) and the %fs and %gs bases behind them. No entry saves them, since
+// the kernel never uses them: they stay in the processor while the kernel
+// runs, and run() saves the outgoing process's and loads the incoming one's
+// only when another process gets the processor (k-hardware.cc).
+struct segstate {
+    uint16_t ds, es, fs, gs;
+    uint64_t fs_base, gs_base;
+};
+
 enum procstate_t {
     P_FREE = 0,     // slot unused
     P_RUNNABLE,     // may be scheduled
@@ -55,11 +66,13 @@ struct alignas(16) proc {
     int pid;                        // process ID (= slot number)
     procstate_t state;
     regstate regs;                  // registers saved at the last kernel entry
+    segstate segs;                  // segment registers, saved when it leaves the CPU
 
     char name[PROC_NAME_SIZE];      // program name, as in PROCS
     uint64_t arg;                   // PROCS "name:arg" argument (0 if none)
     uint64_t lives;                 // times this slot has (re)started
-    uint64_t ticks;                 // timer ticks charged to it
+    uint64_t cpu_time;              // time-stamp counter cycles it ran, all lives;
+                                    // kept current at every switch and timer tick
     uint64_t syscalls;              // system calls it made
     char reason[PROC_REASON_SIZE];  // why it was killed (P_BROKEN)
 };
@@ -68,7 +81,7 @@ struct alignas(16) proc {
 extern proc ptable[NPROC];
 extern proc* current;               // the process running, or nullptr
 extern x86_64_pagetable* kernel_pagetable;
-extern uint64_t ticks;              // timer interrupts since boot
+extern uint64_t ticks;              // timer periods (1/HZ s) since boot
 
 // Boot options: from QEMU's fw_cfg (see run-qemu), or defaults.
 struct boot_options {
@@ -78,6 +91,7 @@ struct boot_options {
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
     char view[16] = "";             // the screen's first view (k-screen.cc)
+    bool ptswitch = false;          // the kernel's own page table on every entry
 };
 extern boot_options bootopt;
 
@@ -97,6 +111,8 @@ extern "C" uint64_t syscall(regstate* regs);
 extern "C" [[noreturn]] void return_to_process_iret(proc* p);
 extern "C" [[noreturn]] void return_to_process_sysret(proc* p);
 extern "C" void syscall_entry();
+extern "C" void syscall_entry_ptswitch();   // PTSWITCH=1: switches %cr3 too
+extern "C" bool ptswitch_on_entry;          // exception entries switch %cr3
 extern "C" void syscall_entry_compat();     // k-quirks.cc
 extern "C" char kernel_text_start[], kernel_text_end[];
 extern "C" char kernel_rodata_start[], kernel_rodata_end[];
@@ -104,10 +120,17 @@ extern "C" char kernel_end[];
 
 // ---- k-hardware.cc ----
 void hardware_init();
+void protections_init();                // NX, SMEP, SMAP, UMIP where available
+extern bool smap_on;
+void syscall_use_ptswitch();            // PTSWITCH=1: the switching entry
 void timer_init(unsigned hz);
 void timer_restart();                   // a whole tick from now to the next
+extern uint64_t tsc_per_tick;           // time-stamp counter cycles per timer period
+extern uint64_t tsc_per_ms;
 void lapic_eoi();
 void set_kernel_stack_for(proc* p);     // where the next entry saves registers
+// Saves the processor's segment registers into *out (unless null), loads `in`.
+void segments_switch(segstate* out, const segstate& in);
 void console_show_cursor();
 int keyboard_poll();                    // -1 if no key; 'q', 3 (Ctrl-C), ...
 [[noreturn]] void poweroff(int status);
@@ -167,6 +190,11 @@ x86_64_pagetable* proc_pagetable_create();
 void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
 bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write);
+// The one way the kernel touches process memory (k-memory.cc): copy or
+// zero n bytes with SMAP's permission. Check with user_range_ok first:
+// these check nothing.
+void user_copy(void* dst, const void* src, size_t n);
+void user_zero(void* dst, size_t n);
 void integrity_record();
 void integrity_report(char* buf, size_t size);
 #endif

@@ -68,15 +68,24 @@ int vsnprintf(char* buf, size_t size, const char* format, va_list ap);
 // ---- The CGA console: 80x25 cells of (attribute << 8 | character) ----
 #define CONSOLE_COLUMNS     80
 #define CONSOLE_ROWS        25
-#define console ((volatile uint16_t*) CONSOLE_ADDR)
+// Processes reach the screen at CONSOLE_ADDR, where it is user-accessible.
+// SMAP forbids the kernel to touch user-accessible pages, so the kernel
+// (built with WEENSYOS_KERNEL) reaches the same physical page at a second,
+// kernel-only address that every page table maps (k-memory.cc).
+#ifdef WEENSYOS_KERNEL
+#define CONSOLE_VIEW        0xFFFFF000UL
+#else
+#define CONSOLE_VIEW        CONSOLE_ADDR
+#endif
+#define console ((volatile uint16_t*) CONSOLE_VIEW)
 // The cursor position lives in the console page just past the visible
 // screen, so that the kernel and every process print at the same place.
 // Beside it, the first row of the console region: printing and scrolling
 // stay in rows [top, CONSOLE_ROWS), so that the kernel's status panel and
 // memory map above it (k-screen.cc) stay put. The kernel sets the top row;
 // any process may write either value: whoever reads them clamps them.
-#define console_cursor_slot (*(volatile int*) (CONSOLE_ADDR + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS))
-#define console_top_slot (*(volatile int*) (CONSOLE_ADDR + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS + 4))
+#define console_cursor_slot (*(volatile int*) (CONSOLE_VIEW + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS))
+#define console_top_slot (*(volatile int*) (CONSOLE_VIEW + 2 * CONSOLE_ROWS * CONSOLE_COLUMNS + 4))
 int console_top();              // first row of the console region
 int console_cursor();           // a cell inside the region (or just past it)
 

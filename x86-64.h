@@ -44,6 +44,9 @@ inline bool is_canonical(uint64_t va) {
 #define CR0_PG  0x80000000UL    // paging
 #define CR4_PAE 0x00000020UL    // physical address extension (64-bit paging)
 #define CR4_PGE 0x00000080UL    // global pages
+#define CR4_UMIP 0x00000800UL   // sgdt, sidt, sldt, smsw, str fault at CPL 3
+#define CR4_SMEP 0x00100000UL   // the kernel cannot execute user pages
+#define CR4_SMAP 0x00200000UL   // the kernel cannot touch user pages unless AC is set
 
 // ---- RFLAGS (SDM vol. 1, 3.4.3) ----
 #define FL_CF   0x00000001UL    // carry
@@ -63,9 +66,12 @@ inline bool is_canonical(uint64_t va) {
 #define FL_AC   0x00040000UL    // alignment check
 #define FL_ID   0x00200000UL    // CPUID available
 // Flags a process may keep across kernel entry and exit: the arithmetic
-// flags, direction, and single-step. Everything else (IOPL, NT, AC, ...)
-// is reset by the kernel before returning to the process.
-#define FL_USER_MASK (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF)
+// flags, direction, single-step, and the two it can change with `popf` that
+// bind only itself (AC: alignment checks, off while CR0.AM is clear; ID).
+// Everything else (IOPL, NT, VM, ...) is reset by the kernel before
+// returning to the process.
+#define FL_USER_MASK (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF \
+                      | FL_AC | FL_ID)
 
 // ---- Model-specific registers (SDM vol. 4) ----
 #define MSR_IA32_EFER       0xC0000080U  // extended features
@@ -74,9 +80,27 @@ inline bool is_canonical(uint64_t va) {
 #define MSR_IA32_CSTAR      0xC0000083U  // syscall target %rip in compatibility mode
 #define MSR_IA32_FMASK      0xC0000084U  // %rflags bits cleared by syscall
 #define MSR_IA32_APIC_BASE  0x0000001BU  // local APIC physical base
+#define MSR_IA32_FS_BASE    0xC0000100U  // %fs base address
+#define MSR_IA32_GS_BASE    0xC0000101U  // %gs base address
 #define EFER_SCE    0x001UL             // syscall/sysret enabled
 #define EFER_LME    0x100UL             // long mode enabled
 #define EFER_NXE    0x800UL             // PTE_NX honored
+
+// ---- CPUID (SDM vol. 2A, CPUID): which protections the processor has ----
+#define CPUID_7_EBX_SMEP    (1U << 7)   // leaf 7, subleaf 0
+#define CPUID_7_EBX_SMAP    (1U << 20)
+#define CPUID_7_ECX_UMIP    (1U << 2)
+#define CPUID_80000001_EDX_NX (1U << 20)
+
+struct cpuid_result {
+    uint32_t eax, ebx, ecx, edx;
+};
+inline cpuid_result cpuid(uint32_t leaf, uint32_t subleaf = 0) {
+    cpuid_result r;
+    asm volatile("cpuid" : "=a" (r.eax), "=b" (r.ebx), "=c" (r.ecx), "=d" (r.edx)
+                 : "a" (leaf), "c" (subleaf));
+    return r;
+}
 
 // ---- Segments (SDM vol. 3, 3.4 and 7.2) ----
 // WeensyOS's GDT. `syscall` loads %cs from STAR[47:32] and %ss 8 above it;
@@ -185,11 +209,14 @@ inline void wrmsr(uint32_t msr, uint64_t v) {
     asm volatile("wrmsr" : : "c" (msr), "a" ((uint32_t) v), "d" ((uint32_t) (v >> 32)));
 }
 // Control registers: %cr0 (modes), %cr2 (the page-fault address), %cr3
-// (the page table).
+// (the page table), %cr4 (extensions: SMEP, SMAP, UMIP).
 inline uint64_t rdcr0() { uint64_t v; asm volatile("movq %%cr0, %0" : "=r" (v)); return v; }
 inline void wrcr0(uint64_t v) { asm volatile("movq %0, %%cr0" : : "r" (v) : "memory"); }
 inline uint64_t rdcr2() { uint64_t v; asm volatile("movq %%cr2, %0" : "=r" (v)); return v; }
+inline uint64_t rdcr3() { uint64_t v; asm volatile("movq %%cr3, %0" : "=r" (v)); return v; }
 inline void wrcr3(uint64_t v) { asm volatile("movq %0, %%cr3" : : "r" (v) : "memory"); }
+inline uint64_t rdcr4() { uint64_t v; asm volatile("movq %%cr4, %0" : "=r" (v)); return v; }
+inline void wrcr4(uint64_t v) { asm volatile("movq %0, %%cr4" : : "r" (v) : "memory"); }
 inline uint64_t rdtsc() {
     uint32_t lo, hi;
     asm volatile("rdtsc" : "=a" (lo), "=d" (hi));
@@ -199,6 +226,17 @@ inline uint64_t read_rbp() {
     uint64_t v;
     asm volatile("movq %%rbp, %0" : "=r" (v));
     return v;
+}
+inline void invlpg(uintptr_t va) {
+    asm volatile("invlpg (%0)" : : "r" (va) : "memory");
+}
+// SMAP's permission to touch user pages (EFLAGS.AC), given and taken back.
+// Both are invalid instructions on a processor without SMAP.
+inline void stac() {
+    asm volatile("stac" : : : "memory", "cc");
+}
+inline void clac() {
+    asm volatile("clac" : : : "memory", "cc");
 }
 inline void cli() {
     asm volatile("cli" : : : "memory");

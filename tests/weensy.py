@@ -176,6 +176,7 @@ STEADY_CLOCK = '-icount shift=6'
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
+    'PTSWITCH': '0',
 }
 # Make passes these to the makes it runs; under `make check` they would
 # carry its command line into the makes the tests run.
@@ -263,9 +264,10 @@ def processes():
 # ---- Boots ----
 
 class Proc:
-    """One `proc <pid> <name> <state> ticks=N syscalls=N [reason="..."]` line."""
+    """One `proc <pid> <name> <state> ticks=N syscalls=N cpu=US [reason="..."]`
+    line (cpu: microseconds it ran)."""
     LINE = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) '
-                      r'syscalls=(\d+)(?: reason="([^"]*)")?$')
+                      r'syscalls=(\d+)(?: cpu=(\d+))?(?: reason="([^"]*)")?$')
 
     def __init__(self, m):
         self.pid = int(m.group(1))
@@ -273,7 +275,8 @@ class Proc:
         self.state = m.group(3)
         self.ticks = int(m.group(4))
         self.syscalls = int(m.group(5))
-        self.reason = m.group(6)
+        self.cpu = int(m.group(6)) if m.group(6) is not None else None
+        self.reason = m.group(7)
 
     def __repr__(self):
         return (f'proc {self.pid} {self.name} {self.state} ticks={self.ticks} '
@@ -406,11 +409,11 @@ class Boot:
 
 
 def boot_settings(procs='alice eve', ticks=50, hz=100, respawn=0, timeout=30, qemuextra='',
-                  view='console'):
+                  view='console', ptswitch=0):
     """The run settings of a headless boot with these choices (view='map':
     the live screen, as `make run` shows it)."""
     return settings(PROCS=procs, TICKS=ticks, HZ=hz, RESPAWN=respawn, TIMEOUT=timeout,
-                    QEMUEXTRA=qemuextra, VIEW=view)
+                    QEMUEXTRA=qemuextra, VIEW=view, PTSWITCH=ptswitch)
 
 
 def boot(procs='alice eve', ticks=50, tree=ROOT, **chosen):

@@ -8,6 +8,6 @@
 void process_main() {
     eve_count(1);
     eve_announce("virtual-8086 mode with IOPL 3, then cli; jmp .\n");
-    const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
-    eve_enter_v86(code, sizeof(code), FL_IOPL_MASK | FL_IF);
+    static const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
+    eve_enter_v86(code, FL_IOPL_MASK | FL_IF);
 }

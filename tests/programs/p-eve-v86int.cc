@@ -11,7 +11,7 @@
 void process_main() {
     eve_count(1);
     eve_announce("virtual-8086 mode with IOPL 3, then int $0x80\n");
-    const uint8_t code[] = {0xCD, 0x80,     // int $0x80
+    static const uint8_t code[] = {0xCD, 0x80,     // int $0x80
                             0xEB, 0xFE};    // jmp .
-    eve_enter_v86(code, sizeof(code), FL_IOPL_MASK | FL_IF);
+    eve_enter_v86(code, FL_IOPL_MASK | FL_IF);
 }

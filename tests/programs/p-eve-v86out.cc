@@ -9,8 +9,8 @@
 void process_main() {
     eve_count(1);
     eve_announce("virtual-8086 mode with IOPL 3, then out to port 0xF4\n");
-    const uint8_t code[] = {0xB0, 0x10,     // mov $0x10, %al
+    static const uint8_t code[] = {0xB0, 0x10,     // mov $0x10, %al
                             0xE6, 0xF4,     // out %al, $0xF4
                             0xEB, 0xFE};    // jmp .
-    eve_enter_v86(code, sizeof(code), FL_IOPL_MASK | FL_IF);
+    eve_enter_v86(code, FL_IOPL_MASK | FL_IF);
 }

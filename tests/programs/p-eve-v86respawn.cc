@@ -10,6 +10,6 @@
 #include "u-escape.hh"
 
 void process_main() {
-    const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
-    eve_enter_v86(code, sizeof(code), FL_IOPL_MASK | FL_IF);
+    static const uint8_t code[] = {0xFA, 0xEB, 0xFE};     // cli; jmp .
+    eve_enter_v86(code, FL_IOPL_MASK | FL_IF);
 }

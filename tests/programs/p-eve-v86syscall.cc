@@ -10,6 +10,6 @@
 void process_main() {
     eve_count(1);
     eve_announce("virtual-8086 mode, then syscall\n");
-    const uint8_t code[] = {0x0F, 0x05, 0xEB, 0xFE};   // syscall; jmp .
-    eve_enter_v86(code, sizeof(code), FL_IF);
+    static const uint8_t code[] = {0x0F, 0x05, 0xEB, 0xFE};   // syscall; jmp .
+    eve_enter_v86(code, FL_IF);
 }
