@@ -96,6 +96,31 @@ def bench_boot(procs, qemuextra):
     return figures, timer, hz
 
 
+def boot_to_alice(tree):
+    """Boots PROCS=alice until the first timer tick with Alice's first line
+    on the screen. Her line takes about 4 ms of a 10 ms tick (HZ=100), but
+    the timer follows the host's clock: on a busy host QEMU may not run for
+    a while, and the tick comes first. Then the boot is retried with a
+    slower timer (which lengthens the upper bound a little), so a busy host
+    gives a figure rather than a failure. Returns the boot, with .hz the
+    timer it took (None: never) and .retried the boots that missed."""
+    retried = 0
+    for hz in (100, 25, 5, 1):
+        b = TimedBoot(tree, 'alice', ticks=1, hz=hz)
+        if any("Hi, I'm Alice! #1" in l for l in b.console()):
+            b.hz, b.retried = hz, retried
+            return b
+        retried += 1
+    b.hz, b.retried = None, retried
+    return b
+
+
+def progress(what):
+    """Says what is being measured now, on standard error, so that the long
+    silences of a benchmark are explained."""
+    print(f'bench: {what}...', file=sys.stderr, flush=True)
+
+
 def copy_tree(dst):
     """Copies the tracked and the untracked-but-not-ignored files."""
     out = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
@@ -122,14 +147,21 @@ def fmt(x, digits=1):
 
 
 def main():
+    # Each result line as soon as it is known, in order with the progress
+    # lines, also through a pipe.
+    sys.stdout.reconfigure(line_buffering=True)
     check = os.environ.get('CHECK', '1') not in ('', '0')
     print(f'machine: {os.cpu_count()} cores, {cpu_model()}; '
           f'{subprocess.run(["qemu-system-x86_64", "--version"], stdout=subprocess.PIPE, errors="replace").stdout.splitlines()[0]}')
 
     # ---- What things cost ----
+    progress('p-bench alone, counting instructions (-icount), 1 of 4 boots')
     ins, ins_timer, ips = bench_boot('bench', ICOUNT)
+    progress('two p-bench processes yielding to each other (-icount), 2 of 4')
     ins.update(bench_boot('bench:2 bench:2', ICOUNT)[0])
+    progress('p-bench alone, host cycles, 3 of 4')
     cyc, cyc_timer, tsc_hz = bench_boot('bench', '')
+    progress('two p-bench processes, host cycles, 4 of 4')
     cyc.update(bench_boot('bench:2 bench:2', '')[0])
 
     rows = [('empty loop iteration', 'loop', 'tsc'),
@@ -156,22 +188,31 @@ def main():
     # ---- The development loop ----
     with tempfile.TemporaryDirectory(prefix='weensyos-bench-') as tree:
         copy_tree(tree)
+        progress('a clean build of a copy of the tree')
         clean, _ = timed(['make', '-s'], tree)
         os.utime(os.path.join(tree, 'kernel.cc'))
         rebuild, _ = timed(['make', '-s'], tree)
-        ready, alice = [], []
+        progress('booting to Alice\'s first line, 5 times')
+        ready, alice, retried = [], [], 0
         for _ in range(5):
-            b = TimedBoot(tree, 'alice', ticks=1)
-            if not any("Hi, I'm Alice! #1" in l for l in b.console()):
-                sys.exit("bench: Alice's first line is not on the screen at the first tick")
-            ready.append(b.when('timer:'))
-            alice.append(b.when('summary:'))
+            b = boot_to_alice(tree)
+            retried += b.retried
+            if b.hz is not None:
+                ready.append(b.when('timer:'))
+                alice.append(b.when('summary:'))
         print(f'\nclean build (make, one job):            {clean:6.2f} s')
         print(f'rebuild after touching kernel.cc:       {rebuild:6.2f} s (target 1.5)')
-        print(f'QEMU start to Alice\'s first line:       {statistics.median(alice):6.2f} s '
-              f'(target 0.3; median of 5, at most this; kernel ready at '
-              f'{statistics.median(ready):.2f} s)')
+        if alice:
+            print(f'QEMU start to Alice\'s first line:       {statistics.median(alice):6.2f} s '
+                  f'(target 0.3; median of {len(alice)}, at most this; kernel ready at '
+                  f'{statistics.median(ready):.2f} s)'
+                  + (f'; {retried} boots retried with a slower timer, the host being busy'
+                     if retried else ''))
+        else:
+            print('QEMU start to Alice\'s first line:       not measured (the host was too busy '
+                  'for Alice to print within a second)')
         if check:
+            progress('make check on the copy (CHECK=0 skips it)')
             seconds, out = timed(['make', '-s', 'check'], tree, must_pass=False)
             print(f'make check:                             {seconds:6.1f} s (target 60; '
                   f'{out.strip().splitlines()[-1]})')
