@@ -27,6 +27,7 @@ static_assert((__builtin_offsetof(proc, regs) + sizeof(regstate)) % 16 == 0);
 void asm_definitions() {
     // Memory layout and segments (lib.hh, x86-64.h)
     DEFINE(KERNEL_STACK_TOP, KERNEL_STACK_TOP);
+    DEFINE(KERNEL_STACK_SIZE, KERNEL_STACK_SIZE);
     DEFINE(PROC_START_ADDR, PROC_START_ADDR);
     DEFINE(PROC_SLOT_SIZE, PROC_SLOT_SIZE);
     DEFINE(MAX_PROCS, MAX_PROCS);

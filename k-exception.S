@@ -190,26 +190,34 @@ iret_from_regs:
 
 
 // ---- Exceptions and interrupts ----
-// One stub per vector. The processor pushes an error code for some
-// exceptions only; the others push 0 so every frame has the same layout.
-.macro EXCEPTION_STUB vector
+// One stub per vector, each 16-byte aligned, and exception_entry_table
+// (k-hardware.cc fills the IDT from it) with the address of each. The
+// processor pushes an error code for some exceptions only; the others push
+// 0 so every frame has the same layout. The stubs are made by .rept with a
+// counter rather than by a macro per vector, which needs GNU as's .altmacro
+// (Clang's assembler has none); each records its own address in the table
+// through the local label 1.
+    .section .rodata
+    .balign 8
+    .globl exception_entry_table
+exception_entry_table:
+    .text
+    .globl exception_stubs
+    .type exception_stubs, @function
     .balign 16
-exception_stub_\vector:
-    .if \vector == 8 || (\vector >= 10 && \vector <= 14) || \vector == 17 || \vector == 21 || \vector == 29 || \vector == 30
+exception_stubs:
+    vector = 0
+    .rept 256
+    .balign 16
+1:  .if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 || vector == 29 || vector == 30
     .else
     pushq $0                                // reg_errcode
     .endif
-    pushq $\vector                          // reg_intno
+    pushq $vector                           // reg_intno
     jmp exception_common
-.endm
-
-    .altmacro
-.macro EXCEPTION_STUB_N n
-    EXCEPTION_STUB %n
-.endm
-    vector = 0
-    .rept 256
-    EXCEPTION_STUB_N vector
+    .pushsection .rodata
+    .quad 1b
+    .popsection
     vector = vector + 1
     .endr
 
@@ -252,23 +260,6 @@ exception_common:
 2:  call exception
     // exception() for a process always ends in run() or schedule().
     ud2
-
-// The IDT's gate addresses, one per vector (k-hardware.cc).
-    .section .rodata
-    .balign 8
-    .globl exception_entry_table
-exception_entry_table:
-.macro EXCEPTION_ENTRY vector
-    .quad exception_stub_\vector
-.endm
-.macro EXCEPTION_ENTRY_N n
-    EXCEPTION_ENTRY %n
-.endm
-    vector = 0
-    .rept 256
-    EXCEPTION_ENTRY_N vector
-    vector = vector + 1
-    .endr
 
     .bss
     .balign 8

@@ -86,19 +86,13 @@ static void sort(uint64_t* a, int n) {
 // the median such gap (tsc) and what it adds to an ordinary one (net).
 // Without -icount, the host's own interruptions of QEMU look the same.
 static void measure_timer(uint64_t getpid_net) {
-    uint64_t ordinary = ~0UL;
-    uint64_t prev = rdtsc();
-    for (int i = 0; i != 100000; ++i) {
-        uint64_t now = rdtsc();
-        ordinary = min(ordinary, now - prev);
-        prev = now;
-    }
+    uint64_t ordinary = rdtsc_shortest_gap(100000);
     uint64_t threshold = ordinary + getpid_net / 2;
 
     uint64_t gap[TIMER_SAMPLES];
     uint64_t sum = 0;
     int n = -1;                 // the first gap may be cut short: skip it
-    prev = rdtsc();
+    uint64_t prev = rdtsc();
     while (n != TIMER_SAMPLES) {
         uint64_t now = rdtsc();
         if (now - prev > threshold) {

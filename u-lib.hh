@@ -14,6 +14,20 @@ void process_main();
 extern uint64_t process_arg;
 extern uint64_t process_life;
 
+// The shortest gap between two readings of the time-stamp counter, over
+// `samples` readings in a row: the cost of reading it, with nothing in
+// between. A far longer gap is an interrupt the process did not see.
+inline uint64_t rdtsc_shortest_gap(int samples) {
+    uint64_t shortest = ~0UL;
+    uint64_t prev = rdtsc();
+    for (int i = 0; i != samples; ++i) {
+        uint64_t now = rdtsc();
+        shortest = min(shortest, now - prev);
+        prev = now;
+    }
+    return shortest;
+}
+
 // ---- System calls ----
 // The ABI: number in %rax, arguments in %rdi, %rsi, %rdx, %r10, %r8, %r9,
 // result in %rax. The `syscall` instruction itself overwrites %rcx (return

@@ -13,6 +13,7 @@ when nothing failed.
 import concurrent.futures
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,6 +63,15 @@ def main():
           f'{calls_each:,} calls each', flush=True)
     start = time.monotonic()
     passed = failed = calls = 0
+    done = threading.Event()
+
+    def ticker():
+        """The boots say nothing until they end: a line every 10 s says
+        the soak is alive."""
+        while not done.wait(10):
+            print(f'soak: {time.monotonic() - start:.0f} s, {boots - passed - failed} of '
+                  f'{boots} boots still running', flush=True)
+    threading.Thread(target=ticker, daemon=True).start()
     with concurrent.futures.ThreadPoolExecutor(max_workers=boots) as pool:
         futures = [pool.submit(soak_boot, i, calls_each) for i in range(boots)]
         for fut in concurrent.futures.as_completed(futures):
@@ -75,6 +85,7 @@ def main():
                 passed += 1
                 print(f'ok    PROCS="{procs}": {counted:,} calls in {seconds:.1f}s '
                       f'({rate:,.0f} calls/s), 0 mismatches', flush=True)
+    done.set()
     elapsed = time.monotonic() - start
     print(f'soak: {calls:,} system calls in {elapsed:.1f}s: {calls / elapsed:,.0f} calls/s '
           f'over {boots} QEMUs')

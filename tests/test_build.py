@@ -25,15 +25,6 @@ from weensy import make_command, process_running, run, test
 
 # ---- Copies of the tree ----
 
-def fresh_copy():
-    """A new temporary copy of the sources (weensy.copy_sources), removed
-    when the tests end."""
-    dest = tempfile.mkdtemp(prefix='weensyos-copy-')
-    atexit.register(shutil.rmtree, dest, True)
-    weensy.copy_sources(dest)
-    return dest
-
-
 def copy_of_built_copy(t, prefix):
     """A new copy of the built copy, without the pid files and monitor
     sockets of runs going on there (they are not the new copy's)."""
@@ -55,7 +46,7 @@ class BuiltCopy:
     def get(cls):
         with cls.lock:
             if cls.path is None:
-                cls.path = fresh_copy()
+                cls.path = weensy.fresh_copy()
                 cls.status, cls.output, _ = run(make_command('-j2'), cls.path)
             return cls.path
 
@@ -120,7 +111,7 @@ def _(t):
 
 @test("make with CCPREFIX=nonexistent- fails at once, naming the missing compiler and what to install")
 def _(t):
-    one_line_failure(t, make_command('CCPREFIX=nonexistent-'), fresh_copy(),
+    one_line_failure(t, make_command('CCPREFIX=nonexistent-'), weensy.fresh_copy(),
                      'nonexistent-g++', 'install')
 
 
@@ -195,21 +186,10 @@ def _(t):
 def headless_with_gdb(t, port, sabotage):
     """Boots the built copy headless, stopped for GDB; GDB runs to the
     kernel's syscall, runs `sabotage` and lets go. Returns a Boot."""
-    copy = built_copy(t)
-    gdb = ['gdb', '-nx', '-q', '-batch', '-ex', 'set confirm off', '-ex', 'file obj/kernel.full',
-           '-ex', f'target remote 127.0.0.1:{port}', '-ex', 'hbreak syscall', '-ex', 'continue',
-           '-ex', sabotage, '-ex', 'detach']
-    session = {}
-
-    def attach(qemu):
-        # GDB retries connecting until QEMU listens.
-        session['out'] = run(gdb, copy, timeout=40)[1]
-    b = weensy.headless(weensy.boot_settings('alice', ticks=1000, timeout=20,
-                                             qemuextra=f'-gdb tcp:127.0.0.1:{port} -S'),
-                        copy, note=f'GDB: {sabotage}', before_wait=attach)
+    b, out = weensy.boot_with_gdb('alice', port, ['hbreak syscall', 'continue', sabotage],
+                                  tree=built_copy(t))
     t.checked(b, status=None, summary=False)
-    t.check('Breakpoint 1, syscall' in session['out'],
-            f"GDB did not stop at syscall:\n{session['out']}")
+    t.check('Breakpoint 1, syscall' in out, f"GDB did not stop at syscall:\n{out}")
     return b
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Callable, NamedTuple
 
 import weensy
-from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,
+from weensy import (KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,
                     define, kernel_symbol, program_source, program_symbol, slot_offset,
                     slot_start, test)
 
@@ -422,11 +422,14 @@ def _(t):
         start = kernel_symbol('kernel_start')
         old = int(gdb.ask(f'm{start:x},1'), 16)
         t.check(gdb.ask(f'M{start:x},1:{old ^ 0xFF:02x}') == 'OK', 'memory write failed')
-        # PTE_U on the kernel's own mapping of 0x40000: walk its 4 levels.
+        # PTE_U on the kernel's own mapping of page 0x1000 (the boot
+        # loader's, unused once the kernel runs: on a kernel code or data
+        # page, SMEP or SMAP would stop the kernel at its next use of it,
+        # before any summary): walk the table's 4 levels.
         table = gdb.read64(kernel_symbol('kernel_pagetable'))
         for index in (0, 0, 0):
             table = gdb.read64(table + 8 * index) & ~0xFFF & ((1 << 52) - 1)
-        pte_at = table + 8 * (0x40000 >> 12)
+        pte_at = table + 8 * (0x1000 >> 12)
         pte = gdb.read64(pte_at)
         t.check(gdb.ask(f'M{pte_at:x},8:{(pte | 4).to_bytes(8, "little").hex()}') == 'OK',
                 'page-table write failed')
@@ -435,5 +438,5 @@ def _(t):
     b = result['b']
     t.boots.append(b)
     t.check(b.status == 0, f'exit status {b.status}')
-    t.check(b.integrity == 'text=CHANGED pagetables=BAD(kernel table: user page 0x40000)',
+    t.check(b.integrity == 'text=CHANGED pagetables=BAD(kernel table: user page 0x1000)',
             f'integrity line: {b.integrity!r}')

@@ -5,11 +5,7 @@ console unless VIEW=map, so these boots ask for the panel."""
 import os
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
-import threading
-import time
 
 import weensy
 from weensy import ROOT, STEADY_CLOCK, test
@@ -189,15 +185,6 @@ def _(t):
     t.check(cost < 0.02, f'the live screen takes {100 * cost:.2f}% of the CPU')
 
 
-def wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 @test("make run-console in an 80x25 terminal (tmux) shows the help row, a row per process, "
       "the map and Alice's lines below them")
 def _(t):
@@ -220,13 +207,13 @@ def _(t):
                 return ("Hi, I'm Alice!" in screen and 'physical memory' in screen
                         and re.search(r'^ ?1 alice +\d+% ', screen, re.M)
                         and re.search(r'^ ?2 eve +\d+% ', screen, re.M))
-            t.check(wait_for(panel_shown, 20),
+            t.check(weensy.wait_until(panel_shown, 20),
                     'the panel, map and Alice did not all appear within 20 s; the terminal shows:\n'
                     + screen)
             t.check(screen.splitlines()[0].lstrip().startswith('WeensyOS'),
                     f'the first row is not the help row: {screen.splitlines()[0]!r}')
             tmux('send-keys', '-t', 'weensy', 'q')
-            t.check(wait_for(lambda: 'physical memory' not in
+            t.check(weensy.wait_until(lambda: 'physical memory' not in
                              tmux('capture-pane', '-p', '-t', 'weensy'), 5),
                     'the screen is still up 5 s after q')
     finally:

@@ -7,24 +7,9 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
-import time
 
 import weensy
 from weensy import ROOT, clean_env, make_command, process_running, processes, settings, test
-
-
-def descendants(pid):
-    """Pids of every living descendant of process `pid`."""
-    children = {}
-    for child, (_, parent, _) in processes().items():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def group_members(pgid):
@@ -33,54 +18,16 @@ def group_members(pgid):
             if state != 'Z' and group == pgid]
 
 
-class Tmux:
-    """A tmux server of our own (its own socket), so a user's tmux is never
-    touched. A pane stays after its command ends, so the session can still
-    be read (and is ended by close())."""
-
-    def __init__(self, t):
-        self.t = t
-        self.socket = f'weensy-test-{os.getpid()}'
-        self.confdir = tempfile.mkdtemp(prefix='weensy-tmux-')
-        self.conf = os.path.join(self.confdir, 'tmux.conf')
-        with open(self.conf, 'w') as f:
-            f.write('set-option -g remain-on-exit on\n')
-
-    def __call__(self, *args):
-        r = subprocess.run(['tmux', '-L', self.socket, '-f', self.conf, *args],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
-                           timeout=10, env=dict(clean_env(), TERM=os.environ.get('TERM', 'xterm')))
-        self.t.check(r.returncode == 0, f'tmux {" ".join(args)} failed: {r.stdout.strip()}')
-        return r.stdout
-
-    def pane(self, fmt):
-        return self('display-message', '-p', '-t', 'weensy', fmt).strip()
-
-    def close(self):
-        subprocess.run(['tmux', '-L', self.socket, 'kill-server'],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.confdir, ignore_errors=True)
-
-
-def wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 @test("make run-console draws Alice's lines in an 80x25 terminal and quits on the key q")
 def _(t):
     t.check(shutil.which('tmux'), 'tmux is missing: install it (Debian/Ubuntu: sudo apt-get install tmux)')
-    tmux = Tmux(t)
+    tmux = weensy.Tmux(t)
     shell = None
     started = []
     try:
         with weensy.qemu_slots:
             # The pane's shell writes make's exit status to a file when it ends.
-            status_file = os.path.join(tmux.confdir, 'status')
+            status_file = os.path.join(tmux.dir, 'status')
             make = shlex.join(make_command('run-console', PROCS='alice eve'))
             tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
                  f'{make}; echo $? > {status_file}')
@@ -91,9 +38,9 @@ def _(t):
             def alice_shown():
                 nonlocal screen
                 screen = tmux('capture-pane', '-p', '-t', 'weensy')
-                started.extend(p for p in descendants(shell) if p not in started)
+                started.extend(p for p in weensy.descendants(shell) if p not in started)
                 return "Hi, I'm Alice!" in screen
-            t.check(wait_for(alice_shown, 20),
+            t.check(weensy.wait_until(alice_shown, 20),
                     "Alice's line did not appear within 20 s; the terminal shows:\n" + screen)
             tmux('send-keys', '-t', 'weensy', 'q')
 
@@ -103,16 +50,16 @@ def _(t):
                         return f.read().strip()
                 except OSError:
                     return ''
-            t.check(wait_for(status, 5), 'make run-console still runs 5 s after the key q')
+            t.check(weensy.wait_until(status, 5), 'make run-console still runs 5 s after the key q')
             t.check(status() == '0', f'make run-console exited with status {status()} after q')
 
             def alive():
                 return [p for p in started if process_running(p)]
-            t.check(wait_for(lambda: not alive(), 5),
+            t.check(weensy.wait_until(lambda: not alive(), 5),
                     f'processes of the run are still alive 5 s after q: {alive()}')
     finally:
         # Whatever the pane's command started and is still running goes first.
-        for pid in descendants(shell) if shell else []:
+        for pid in weensy.descendants(shell) if shell else []:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -15,6 +15,7 @@ instruction addresses) is read from the sources and the build.
 
 Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
 """
+import atexit
 import os
 import re
 import shlex
@@ -232,6 +233,15 @@ def copy_sources(dest):
         if os.path.isfile(os.path.join(ROOT, name)):
             os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
+
+
+def fresh_copy(prefix='weensyos-copy-'):
+    """A new temporary copy of the sources (copy_sources), removed when the
+    tests end."""
+    dest = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, dest, True)
+    copy_sources(dest)
+    return dest
 
 
 def process_stat(pid):
@@ -456,6 +466,79 @@ def headless(run_settings, tree=ROOT, note='', before_wait=None):
         seconds = time.monotonic() - started
     return Boot(run_settings, status, lines, ''.join(stderr), seconds, arrivals, note)
 
+
+
+def boot_with_gdb(procs, port, gdb_commands, tree=ROOT, ticks=1000, timeout=20):
+    """Boots `tree` headless, stopped for GDB (QEMU's stub on `port`); GDB,
+    with the kernel's symbols, runs `gdb_commands` and detaches. Returns
+    (Boot, what GDB printed)."""
+    gdb = ['gdb', '-nx', '-q', '-batch', '-ex', 'set confirm off', '-ex', 'file obj/kernel.full',
+           '-ex', f'target remote 127.0.0.1:{port}']
+    for c in list(gdb_commands) + ['detach']:
+        gdb += ['-ex', c]
+    session = {}
+
+    def attach(qemu):
+        # GDB retries connecting until QEMU listens.
+        session['out'] = run(gdb, tree, timeout=timeout + 20)[1]
+    b = headless(boot_settings(procs, ticks=ticks, timeout=timeout,
+                               qemuextra=f'-gdb tcp:127.0.0.1:{port} -S'),
+                 tree, note='GDB: ' + '; '.join(gdb_commands), before_wait=attach)
+    return b, session.get('out', '')
+
+
+def descendants(pid):
+    """Pids of every living descendant of host process `pid`."""
+    children = {}
+    for child, (state, parent, _) in processes().items():
+        if state != 'Z':
+            children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def wait_until(condition, seconds):
+    """Polls `condition` for up to `seconds`; returns its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+class Tmux:
+    """A tmux server of our own (its own socket, in a folder of its own),
+    so a user's tmux is never touched. A pane stays after its command ends,
+    so the session can still be read (and is ended by close())."""
+
+    def __init__(self, t):
+        self.t = t
+        self.dir = tempfile.mkdtemp(prefix='weensy-tmux-')
+        self.socket = os.path.join(self.dir, 'tmux.sock')
+        self.conf = os.path.join(self.dir, 'tmux.conf')
+        with open(self.conf, 'w') as f:
+            f.write('set-option -g remain-on-exit on\n')
+
+    def __call__(self, *args):
+        """Runs `tmux ARGS...` on this server; returns what it printed."""
+        r = subprocess.run(['tmux', '-S', self.socket, '-f', self.conf, *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors='replace',
+                           timeout=10, env=dict(clean_env(), TERM=os.environ.get('TERM', 'xterm')))
+        self.t.check(r.returncode == 0, f'tmux {" ".join(args)} failed: {r.stdout.strip()}')
+        return r.stdout
+
+    def pane(self, fmt, target='weensy'):
+        return self('display-message', '-p', '-t', target, fmt).strip()
+
+    def close(self):
+        subprocess.run(['tmux', '-S', self.socket, 'kill-server'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 # ---- Tests ----
 

@@ -12,14 +12,9 @@ void process_main() {
     uint64_t want = process_arg ? process_arg : 100;
     // The shortest gap is the loop itself; an interrupt adds far more
     // than this margin (a system call's entry and exit alone do).
-    uint64_t ordinary = ~0UL;
-    uint64_t prev = rdtsc();
-    for (int i = 0; i != 10000; ++i) {
-        uint64_t now = rdtsc();
-        ordinary = min(ordinary, now - prev);
-        prev = now;
-    }
+    uint64_t ordinary = rdtsc_shortest_gap(10000);
     uint64_t threshold = ordinary + 100;
+    uint64_t prev;
     // Start at an interrupt, so that the stretch holds whole ticks.
     for (prev = rdtsc(); rdtsc() - prev <= threshold; prev = rdtsc()) {
     }
