@@ -109,7 +109,7 @@ def _(t):
 
 
 @test("make handout: a fresh git repository with one commit, no solution line, its own README; "
-      "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise, "
+      "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise (and with the compiler's words when it does not build), "
       "and a second make handout into it is refused")
 def _(t):
     tmp = tempfile.mkdtemp(prefix='weensy-handout-')
@@ -148,6 +148,18 @@ def _(t):
                     f'no failing line with a reason for exercise {e.number}:\n{out}')
         t.check('score: 0/90 (0%)' in lines and lines[-1] == '0 passed, 9 failed',
                 f'the handout does not score 0:\n{out}')
+
+        # A student's kernel that does not build scores 0, with the
+        # compiler's words.
+        with open(os.path.join(dest, 'kernel.cc'), 'a') as f:
+            f.write('\nthis line is not C++\n')
+        status, out, _ = weensy.run(['python3', 'exercises/grade.py'], cwd=dest, timeout=300)
+        lines = out.strip().splitlines()
+        t.check(status == 1 and 'The kernel does not build; the compiler said:' in out
+                and 'kernel.cc' in out and 'error' in out,
+                f'a kernel that does not build is not reported with the compiler\'s words:\n{out}')
+        t.check('score: 0/90 (0%)' in lines and lines[-1] == '0 passed, 9 failed',
+                f'a kernel that does not build does not score 0:\n{out}')
 
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
         t.check(status != 0 and 'not an empty folder' in out, f'a second handout was not refused:\n{out}')
