@@ -10,6 +10,7 @@
 // paint over the panel. So the kernel repaints all of it at least ten times
 // a second (every HZ/10 ticks), and a forgery lasts no longer than that.
 #include "kernel.hh"
+#include "lecture-sets.h"
 #include "k-vmiter.hh"
 
 // ---- Layout ----
@@ -33,18 +34,9 @@ static int shown_top;           // the console region's first row, as last drawn
 static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s)
 
 // The lecture keys: 0 the default pair, N the attack of exercise N beside
-// Alice, in the lectures' order.
-static const char* const lecture_sets[] = {
-    "alice eve",
-    "alice eve-spin",           // 1 the timer preempts
-    "alice eve-cli",            // 2 processes run at IOPL 0
-    "alice eve-div0",           // 3 a fault kills only the process
-    "alice eve-kwrite",         // 4 kernel pages without PTE_U
-    "alice eve-sysname",        // 5 sys_getsysname checks its buffer
-    "alice eve-pagealloc",      // 6 sys_page_alloc checks its address
-    "alice eve-panic",          // 7 sys_panic kills only the caller
-    "alice eve-clobber",        // 8 a page table per process
-};
+// Alice, in the lectures' order: generated from exercises/catalog.txt, the
+// one list of the exercises (obj/lecture-sets.h, by the GNUmakefile).
+static const char* const lecture_sets[] = {LECTURE_SETS};
 
 // ---- Colours: CGA attributes, foreground in bits 8-11, background 12-14 ----
 #define CGA(fg, bg)     ((uint16_t) ((bg) << 12 | (fg) << 8))
