@@ -60,6 +60,7 @@ void kernel_start() {
     }
     screen_init();              // the panel and map above the console (k-screen.cc)
     processes_start(bootopt.procs);
+    screen_tick();              // the first paint, before any process runs
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
     clock_tsc = rdtsc();        // tick 0 starts now
     watchdog_init(bootopt.hz);  // and 100 NMIs a second, which `cli` cannot stop
