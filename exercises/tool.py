@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -64,17 +65,26 @@ def regions(text, path):
     return found
 
 
+def comment(indent, text, first='', rest=''):
+    """`text` as // comment lines that fit in 79 columns at `indent`, the
+    first line led by `first` and the others by `rest`."""
+    width = max(40, 79 - len(indent) - 3)
+    lines = textwrap.wrap(' '.join(text.split()), width, initial_indent=first,
+                          subsequent_indent=rest)
+    return [f'{indent}// {line}' for line in lines]
+
+
 def starting_code(ex, indent):
     """The TODO comment and the lecture's starting code for `ex`."""
     attack = ex.attacks[0]
-    out = [f'{indent}// TODO: ' + ex.todo.split('\n')[0]]
-    out += [f'{indent}// {line}' for line in ex.todo.split('\n')[1:]]
-    out.append(f'{indent}//   Lecture: {ex.idea}.')
+    out = comment(indent, ex.todo, 'TODO: ')
+    out += comment(indent, f'Lecture: {ex.idea}.', '  ', '    ')
     if ex.number <= 8:
-        out.append(f'{indent}//   Without it: {ex.before}.')
-        out.append(f'{indent}//   Try it: make run-{attack}; check it: make grade')
+        out += comment(indent, f'Without it: {ex.before}.', '  ', '    ')
+        out += comment(indent, f'Try it: make run-{attack}; check it: make grade', '  ', '    ')
     else:
-        out.append(f'{indent}//   Try it: make run-before-{attack}; check it: make grade')
+        out += comment(indent, f'Try it: make run-before-{attack}; check it: make grade',
+                       '  ', '    ')
     if ex.start:
         out += [indent + line for line in ex.start.split('\n')]
     return out
