@@ -82,6 +82,11 @@ def _(t, row):
 
 @test("make grade in the full tree: one line per exercise, 90/90 (100%), and '9 passed, 0 failed' last")
 def _(t):
+    # What grade.py builds (the tree, and the kernel before exercise 8 for
+    # exercise 9), built first under the lock: it is a no-op for it then.
+    build_before(t, 8)
+    with build_lock:
+        weensy.run(weensy.make_command('-s'))
     with weensy.qemu_slots:
         status, out, _ = weensy.run(['python3', 'exercises/grade.py'], timeout=300)
     lines = out.strip().splitlines()
