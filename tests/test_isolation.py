@@ -8,7 +8,7 @@ import time
 from typing import Callable, NamedTuple
 
 import weensy
-from weensy import (KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,
+from weensy import (KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, SYSNAME, cases,
                     define, kernel_symbol, program_source, program_symbol, slot_offset,
                     slot_start, test)
 
@@ -266,7 +266,8 @@ class KilledOnce(NamedTuple):
 def _(t, case):
     eve_pid, alice_pid = (1, 2) if case.v86 else (2, 1)
     procs = f'{case.program} alice' if case.v86 else f'alice {case.program}'
-    b = t.boot(procs, ticks=case.ticks, qemuextra=V86_CPU if case.v86 else '')
+    b = t.boot(procs, ticks=case.ticks,
+               qemuextra=f'{V86_CPU} {STEADY_CLOCK}' if case.v86 else STEADY_CLOCK)
     t.proc(b, eve_pid, case.program)
     eve = t.killed_once(b, eve_pid, case.reason(), alice=alice_pid)
     t.check(eve.syscalls == case.calls,
@@ -281,7 +282,7 @@ def _(t, case):
       "of the screen: the test framework still reads the kernel's own summary, and her rows "
       "only as screen text")
 def _(t):
-    b = t.boot('alice eve-forge', ticks=30)
+    b = t.boot('alice eve-forge', ticks=30, qemuextra=STEADY_CLOCK)
     t.check(b.ticks == 30, f'summary ticks={b.ticks}, expected the real 30')
     t.proc(b, 1, 'alice', 'runnable')
     eve = t.proc(b, 2, 'eve-forge', 'runnable')
