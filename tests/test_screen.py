@@ -4,6 +4,7 @@ cost, and the panel in a real terminal. Headless runs show the plain
 console unless VIEW=map, so these boots ask for the panel."""
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -175,6 +176,7 @@ def _(t):
         run.wait_for(r'^proc 2 killed: ')      # eve-div0 ran before the next restart
         run.key('0')
         run.wait_for(r'^restart at tick \d+: PROCS="alice eve"$')
+        run.screen_when(lambda rows: panel_rows(rows).keys() == {1, 2}, 'the new panel')
         b = run.end()
     restarts = [l for l in b.log_lines if l.startswith('restart at tick ')]
     t.check([r.split(': ', 1)[1] for r in restarts]
@@ -224,7 +226,7 @@ def _(t):
     try:
         with weensy.qemu_slots:
             tmux('new-session', '-d', '-s', 'weensy', '-x', '80', '-y', '25', '-c', ROOT,
-                 "make run-console PROCS='alice eve'")
+                 shlex.join(weensy.make_command('run-console', PROCS='alice eve', VIEW='map')))
             screen = ''
 
             def panel_shown():

@@ -175,10 +175,12 @@ STEADY_CLOCK = '-icount shift=6'
 
 # Every setting a run or a build reads from the environment or config.mk,
 # with the value the tests use unless a test says otherwise.
+# (BEFORE and IMAGE choose the kernel booted; LOAD, LIST and ONLY steer a
+# `make check` a test runs.)
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
-    'PTSWITCH': '0',
+    'PTSWITCH': '0', 'BEFORE': '', 'IMAGE': 'weensyos.img', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
 }
 # Make passes these to the makes it runs; under `make check` they would
 # carry its command line into the makes the tests run.
@@ -206,8 +208,9 @@ def clean_env(run_settings=None):
 
 def make_command(*words, **chosen):
     """`make WORDS...` with every run setting (settings(**chosen)) on its
-    command line, where it overrides config.mk as well as the environment."""
-    return ['make', *words, *(f'{k}={v}' for k, v in settings(**chosen).items())]
+    command line, where it overrides config.mk as well as the environment;
+    a setting among WORDS (`BEFORE=2`) comes after them, and wins."""
+    return ['make', *(f'{k}={v}' for k, v in settings(**chosen).items()), *words]
 
 
 def describe_settings(run_settings):
