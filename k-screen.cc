@@ -188,12 +188,17 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
     } else {
         r.text(dim, "    - ..........       -/s ");
     }
+    // How often it was restarted (RESPAWN), once it was.
+    char restarts[32] = "";
+    if (p.lives > 1) {
+        snprintf(restarts, sizeof(restarts), " (%lu restarts)", p.lives - 1);
+    }
     if (p.state == P_BROKEN) {
         char why[CONSOLE_COLUMNS];
-        shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);
-        r.text(CGA(LIGHTRED, BLACK), " killed: %s", why);
+        shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9 - strlen(restarts));
+        r.text(CGA(LIGHTRED, BLACK), " killed%s: %s", restarts, why);
     } else {
-        r.text(p.state == P_RUNNABLE ? plain : dim, " %s", state_words[p.state]);
+        r.text(p.state == P_RUNNABLE ? plain : dim, " %s%s", state_words[p.state], restarts);
     }
     r.show(row);
 }

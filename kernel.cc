@@ -143,6 +143,7 @@ static bool process_load(proc* p) {
     ++p->lives;
     p->reason[0] = '\0';
     p->state = P_RUNNABLE;
+    respawn_started(p);
     return true;
 }
 
@@ -186,9 +187,11 @@ static void processes_start(const char* procs) {
 
 static proc* on_cpu;
 static void cpu_release();
+static uint64_t work_begin();
+static void work_charge(proc* p, uint64_t since);
+static int respawns_waiting;    // killed processes waiting for their next life
 
-// Ends process `p`, giving back its page table. Its CPU time stops here:
-// what the kernel does next (restarting it, say) is charged to no one.
+// Ends process `p`, giving back its page table.
 static void process_free(proc* p, procstate_t state) {
     if (p == on_cpu) {
         cpu_release();
@@ -198,12 +201,40 @@ static void process_free(proc* p, procstate_t state) {
     p->pagetable = nullptr;
 }
 
+// Starts the next life of `p`, killed and waiting for it. If it cannot be
+// loaded again, it stays broken, with its reason.
+static void process_respawn(proc* p) {
+    if (process_load(p) && p->lives <= RESPAWN_LOGGED + 1) {
+        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+    }
+}
+
+// Restarts the killed processes whose wait is over, charging each the
+// work. Returns one of them, if one could be loaded.
+static proc* respawn_due() {
+    proc* started = nullptr;
+    for (proc* p = &ptable[1]; p < slots_end; ++p) {
+        if (p->respawn.due != 0 && p->respawn.due <= ticks) {
+            --respawns_waiting;
+            uint64_t since = work_begin();
+            process_respawn(p);
+            work_charge(p, since);
+            started = p->state == P_RUNNABLE ? p : started;
+        }
+    }
+    return started;
+}
+
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
-// process is started again from its program, up to N times.
+// process is started again from its program, up to N times; one that dies
+// again soon after it started waits first, longer each time
+// (k-respawn.cc). Killing and restarting it is work the kernel does for
+// it, charged to its CPU time like its system calls.
 void process_kill(proc* p, const char* reason) {
     if (p == on_cpu) {
-        cpu_release();          // reporting and restarting are no one's time
+        cpu_release();
     }
+    uint64_t since = work_begin();
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
@@ -212,13 +243,21 @@ void process_kill(proc* p, const char* reason) {
         p->reason[i] = plain ? reason[i] : '?';
     }
     p->reason[i] = '\0';
-    log_printf("proc %d killed: %s\n", p->pid, p->reason);
-    console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
-    process_free(p, P_BROKEN);
-    // If it cannot be loaded again, it stays broken, with its reason.
-    if (p->lives <= bootopt.respawn && process_load(p)) {
-        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+    if (respawn_log_each(p)) {
+        log_printf("proc %d killed: %s\n", p->pid, p->reason);
+        console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     }
+    process_free(p, P_BROKEN);
+    if (p->lives <= bootopt.respawn) {
+        uint64_t delay = respawn_delay(p);
+        if (delay == 0) {
+            process_respawn(p);
+        } else {
+            p->respawn.due = ticks + delay;     // not runnable until then
+            ++respawns_waiting;
+        }
+    }
+    work_charge(p, since);
 }
 
 // Replaces every process with the programs in `procs`, as if the machine
@@ -235,6 +274,7 @@ void processes_restart(const char* procs) {
         }
         memset(p, 0, sizeof(*p));
     }
+    respawns_waiting = 0;
     current = nullptr;
     log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
     processes_start(procs);
@@ -333,9 +373,10 @@ static void clock_update(uint64_t now) {
 // CPU time. The process the processor works for, `on_cpu`, has its page
 // table in %cr3 and its segment registers loaded, and is charged the
 // time-stamp counter's cycles since `cpu_since`: its own instructions and
-// the kernel's on its behalf (its system calls, its interrupts). Nobody is
-// charged while on_cpu is null: the kernel loading, killing or restarting
-// a process, or idle.
+// the kernel's on its behalf (its system calls, its interrupts). Killing
+// and restarting a process is charged to that process (work_begin and
+// work_charge). Nobody is charged while on_cpu is null: the kernel loading
+// the boot processes, or idle.
 static uint64_t cpu_since;
 static uint64_t turn_start;     // when on_cpu got the CPU: its slice began
 
@@ -352,6 +393,20 @@ static void charge_cpu(uint64_t now) {
 static void cpu_release() {
     charge_cpu(rdtsc());
     on_cpu = nullptr;
+}
+
+// The kernel starts work for one process (killing or restarting it) while
+// another may be on the CPU: that one's time stops here...
+static uint64_t work_begin() {
+    charge_cpu(rdtsc());
+    return cpu_since;
+}
+
+// ...and the work since `since` is charged to `p`, not to it.
+static void work_charge(proc* p, uint64_t since) {
+    uint64_t now = rdtsc();
+    p->cpu_time += now - since;
+    cpu_since = now;
 }
 
 // Whether the process on the CPU has had its slice: the timer restarts
@@ -511,6 +566,9 @@ uint64_t syscall(regstate* regs) {
 // Runs the next runnable process after `current`, round robin. With none
 // runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
+    if (respawns_waiting != 0) {
+        respawn_due();
+    }
     // The slots after current's, then from the first up to current's own:
     // two plain scans, since every yield runs them, and none past the last
     // slot PROCS filled (no process is ever there).
@@ -526,6 +584,13 @@ void schedule() {
         }
     }
     cpu_release();
+    // None runnable, but killed ones waiting to restart: idle until one does.
+    while (respawns_waiting != 0) {
+        asm volatile("sti; hlt; cli" : : : "memory");   // until the next tick
+        if (proc* p = respawn_due()) {
+            run(p);
+        }
+    }
     if (bootopt.headless) {
         log_printf("no runnable processes\n");
         finish(POWEROFF_NORMAL);

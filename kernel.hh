@@ -57,6 +57,18 @@ enum procstate_t {
 #define PROC_NAME_SIZE      24
 #define PROC_REASON_SIZE    160
 
+// What restarting a process (RESPAWN) remembers between its lives
+// (k-respawn.cc). The kills and restarts of its first RESPAWN_LOGGED lives
+// are logged one by one; later ones are counted.
+#define RESPAWN_LOGGED      3
+struct respawn_state {
+    uint64_t life_start;            // tick its latest life began
+    uint64_t due;                   // killed, waiting: the tick it restarts at (else 0)
+    uint64_t delay;                 // its wait if it dies soon again, in ticks
+    uint64_t unlogged;              // kills since the log last counted them
+    uint64_t counted_at;            // the tick the log last counted them
+};
+
 // Aligned to 16 bytes so that the end of `regs` is too: in 64-bit mode the
 // processor aligns %rsp down to 16 before pushing an interrupt frame, so the
 // frame lands exactly at the end of regs only if that end is aligned.
@@ -75,6 +87,7 @@ struct alignas(16) proc {
                                     // kept current at every switch and timer tick
     uint64_t syscalls;              // system calls it made
     char reason[PROC_REASON_SIZE];  // why it was killed (P_BROKEN)
+    respawn_state respawn;          // restarts, with RESPAWN (k-respawn.cc)
 };
 
 #define NPROC (MAX_PROCS + 1)       // ptable[0] is never used
@@ -176,6 +189,11 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 // Names the kernel function containing `addr` (from the kernel's symbol
 // table on the disk). Returns false if none.
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
+
+// ---- k-respawn.cc: restarts that cannot starve the others ----
+uint64_t respawn_delay(proc* p);        // at a kill: ticks to wait before its next life
+bool respawn_log_each(proc* p);         // whether to log this kill or restart line by line
+void respawn_started(proc* p);          // a new life began
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads

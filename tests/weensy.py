@@ -386,6 +386,18 @@ class Boot:
                 out.append(m.group(2))
         return out
 
+    def kill_count(self, pid):
+        """How many times process `pid` was killed: its `proc N killed:`
+        lines, plus the kills the log only counted (`proc N: NAME killed K
+        more times since tick T, ...`, once a process restarted with
+        RESPAWN has had a few lives)."""
+        counted = 0
+        for l in self.log_lines:
+            m = re.match(r'^proc (\d+): \S+ killed (\d+) more times since tick ', l)
+            if m and int(m.group(1)) == pid:
+                counted += int(m.group(2))
+        return len(self.killed(pid)) + counted
+
     def memory_map(self):
         """The last physical memory map in the log: {address: character},
         one entry per page."""
