@@ -118,7 +118,7 @@ static x86_64_pagetable* process_pagetable(proc* p) {
 // the program, and the registers process_start (u-lib.cc) expects: %rdi =
 // the PROCS argument, %rsi = how many times it was restarted. Returns false
 // if it could not be loaded.
-static bool process_load(proc* p) {
+bool process_load(proc* p) {
     p->pagetable = process_pagetable(p);
     if (!p->pagetable) {
         log_printf("proc %d: out of page-table pages\n", p->pid);
@@ -193,32 +193,6 @@ static void process_free(proc* p, procstate_t state) {
     p->pagetable = nullptr;
 }
 
-static int respawns_waiting;    // killed processes waiting for their next life
-
-// Starts the next life of `p`, killed and waiting for it. If it cannot be
-// loaded again, it stays broken, with its reason.
-static void process_respawn(proc* p) {
-    if (process_load(p) && p->lives <= RESPAWN_LOGGED + 1) {
-        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
-    }
-}
-
-// Restarts the killed processes whose wait is over, charging each the
-// work. Returns one of them, if one could be loaded.
-static proc* respawn_due() {
-    proc* started = nullptr;
-    for (proc* p = &ptable[1]; p < slots_end; ++p) {
-        if (p->respawn.due != 0 && p->respawn.due <= ticks) {
-            --respawns_waiting;
-            uint64_t since = cpu_work_begin();
-            process_respawn(p);
-            cpu_work_charge(p, since);
-            started = p->state == P_RUNNABLE ? p : started;
-        }
-    }
-    return started;
-}
-
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
 // process is started again from its program, up to N times; one that dies
 // again soon after it started waits first, longer each time
@@ -240,13 +214,7 @@ void process_kill(proc* p, const char* reason) {
         console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     }
     if (p->lives <= bootopt.respawn) {
-        uint64_t delay = respawn_delay(p);
-        if (delay == 0) {
-            process_respawn(p);
-        } else {
-            p->respawn.due = ticks + delay;     // not runnable until then
-            ++respawns_waiting;
-        }
+        respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
     }
     cpu_work_charge(p, since);
 }
@@ -443,12 +411,8 @@ void schedule() {
         }
     }
     cpu_release();
-    // None runnable, but killed ones waiting to restart: idle until one does.
-    while (respawns_waiting != 0) {
-        asm volatile("sti; hlt; cli" : : : "memory");   // until the next tick
-        if (proc* p = respawn_due()) {
-            run(p);             // does not return
-        }
+    if (proc* p = respawn_idle()) {     // killed ones waiting: idle until one restarts
+        run(p);                 // does not return
     }
     if (bootopt.headless) {
         log_printf("no runnable processes\n");

@@ -124,6 +124,7 @@ extern boot_options bootopt;
 [[noreturn]] void schedule();           // runs the next runnable process
 [[noreturn]] void run(proc* p);         // returns to process p
 void process_kill(proc* p, const char* reason);
+bool process_load(proc* p);             // (re)starts p from its program
 [[noreturn]] void processes_restart(const char* procs);   // a new program set
 uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
 
@@ -247,9 +248,12 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 
 // ---- k-respawn.cc: restarts that cannot starve the others ----
-uint64_t respawn_delay(proc* p);        // at a kill: ticks to wait before its next life
-bool respawn_log_each(proc* p);         // whether to log this kill or restart line by line
-void respawn_started(proc* p);          // a new life began
+extern int respawns_waiting;            // killed processes waiting for their next life
+bool respawn_log_each(proc* p);         // whether to log this kill line by line
+void respawn_after_kill(proc* p);       // restarts p now, or once its wait is over
+proc* respawn_due();                    // restarts those whose wait is over
+proc* respawn_idle();                   // idles until one restarts; null if none waits
+void respawn_started(proc* p);          // a new life began (process_load)
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads
