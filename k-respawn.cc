@@ -3,9 +3,10 @@
 // life, not runnable: 1 tick, then 2, 4, ... up to half a second, so that
 // one that dies at once in every life costs the others a reload now and
 // then instead of a turn at every switch. A life that lasts a second
-// starts the count over. Its first few kills and restarts are logged line
-// by line, the later ones counted, a line a second at most, so that the
-// log stays readable at RESPAWN=1000000.
+// starts the count over. The kills and restarts of its first
+// RESPAWN_LOGGED lives are logged line by line, the later ones counted, a
+// line a second at most, so that the log stays readable at
+// RESPAWN=1000000.
 #include "kernel.hh"
 
 int respawns_waiting;
@@ -22,10 +23,11 @@ static uint64_t lasting() {
 // RESPAWN_LOGGED lives, and the last one (no restart left). The others are
 // counted, and the count logged when a second has passed since the last.
 bool respawn_log_each(proc* p) {
+    respawn_state& r = p->respawn;
     if (p->lives <= RESPAWN_LOGGED || p->lives > bootopt.respawn) {
+        r.counted_at = ticks;   // later kills are counted from here
         return true;
     }
-    respawn_state& r = p->respawn;
     ++r.unlogged;
     if (ticks - r.counted_at >= bootopt.hz) {
         log_printf("proc %d: %s killed %lu more times since tick %lu, restarting (life %lu): %s\n",

@@ -60,7 +60,7 @@ enum procstate_t {
 // What restarting a process (RESPAWN) remembers between its lives
 // (k-respawn.cc). The kills and restarts of its first RESPAWN_LOGGED lives
 // are logged one by one; later ones are counted.
-#define RESPAWN_LOGGED      3
+#define RESPAWN_LOGGED      64
 struct respawn_state {
     uint64_t life_start;            // tick its latest life began
     uint64_t due;                   // killed, waiting: the tick it restarts at (else 0)

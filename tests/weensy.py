@@ -172,20 +172,26 @@ def instruction_address(program, pattern):
 # guest time follow guest instructions (64 ns each), so a tick is the same
 # amount of guest work however loaded the host is.
 STEADY_CLOCK = '-icount shift=6'
+# The steady clock, with idle time skipped: when no process is runnable
+# (killed ones waiting to restart, say) guest time jumps to the next timer
+# tick, so a run through hundreds of backed-off restarts takes no longer
+# than the work in it.
+RESTART_CLOCK = STEADY_CLOCK + ',sleep=off'
 
 # Every setting a run or a build reads from the environment or config.mk,
 # with the value the tests use unless a test says otherwise.
-# (BEFORE and IMAGE choose the kernel booted; LOAD, LIST and ONLY steer a
-# `make check` a test runs.)
+# (BEFORE chooses the kernel booted; LOAD, LIST and ONLY steer a `make
+# check` a test runs.)
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
-    'PTSWITCH': '0', 'BEFORE': '', 'IMAGE': 'weensyos.img', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
+    'PTSWITCH': '0', 'BEFORE': '', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
 }
 # Make passes these to the makes it runs; under `make check` they would
-# carry its command line into the makes the tests run.
+# carry its command line into the makes the tests run. (IMAGE, which make
+# exports to run-qemu, would choose another kernel for run-qemu.)
 MAKE_VARIABLES = ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MAKE_TERMOUT',
-                  'MAKE_TERMERR')
+                  'MAKE_TERMERR', 'IMAGE')
 
 
 def settings(**chosen):
@@ -199,8 +205,8 @@ def settings(**chosen):
 
 def clean_env(run_settings=None):
     """The environment for a command a test runs: this one, without make's
-    own variables, and with every run setting as `run_settings` (default:
-    settings()) says."""
+    own variables (and IMAGE), and with every run setting as `run_settings`
+    (default: settings()) says."""
     env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
     env.update(run_settings or settings())
     return env
