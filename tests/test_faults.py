@@ -71,6 +71,13 @@ def wait_for_line(stream, prefix):
 
 # ---- No orphaned QEMU ----
 
+def default_signals():
+    """In a child before it runs its program: SIGINT, SIGTERM and SIGHUP
+    as they are by default."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 LONG_RUN = dict(PROCS='alice eve-spin', TICKS=1 << 40, TIMEOUT=EVENT_LIMIT)
 # One test at a time boots in the copy these share, so that "no QEMU of
 # the copy is left" speaks of that test's run alone.
@@ -85,10 +92,13 @@ ONE_RUN = threading.Lock()
 def _(t, case):
     tree = Built.copy(t, 'signals')
     with ONE_RUN, weensy.qemu_slots:
+        # With its signals as a terminal's shell leaves them: a suite run
+        # in the background has SIGINT ignored, which no shell can trap.
         rq = subprocess.Popen([os.path.join(tree, 'run-qemu'), 'headless'], cwd=tree,
                               env=weensy.clean_env(weensy.settings(**LONG_RUN)),
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, errors='replace', start_new_session=True)
+                              stderr=subprocess.PIPE, errors='replace', start_new_session=True,
+                              preexec_fn=default_signals)
         try:
             seen = wait_for_line(rq.stdout, 'WeensyOS: ')
             t.check('WeensyOS: ' in seen, f'the kernel never started:\n{seen}')
