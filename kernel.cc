@@ -390,8 +390,10 @@ uint64_t syscall(regstate* regs) {
 
 // ---- 5. Scheduling ----
 
-// Runs the next runnable process after `current`, round robin. With none
-// runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
+// Runs the next runnable process after `current`, round robin, once any
+// killed process whose wait is over has restarted (k-respawn.cc). With none
+// runnable but some waiting, idles until one restarts; with none at all, a
+// headless run is over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
     if (respawns_waiting != 0) {
         respawn_due();
