@@ -13,6 +13,7 @@ Exit status 0 exactly when nothing failed.
                                             `alice eve-spin` (make check LOAD=N),
                                             ended with the suite
 """
+import atexit
 import concurrent.futures
 import glob
 import importlib.util
@@ -63,6 +64,7 @@ class Load:
     has: each in a process group of its own, all ended on leaving (and, if
     this runner dies, by run-qemu, which ends its QEMU when its parent
     goes)."""
+    running = []
 
     def __init__(self, n):
         env = weensy.clean_env(weensy.settings(PROCS='alice eve-spin', TICKS=1 << 40,
@@ -72,11 +74,15 @@ class Load:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                        start_new_session=True)
                       for _ in range(n)]
+        Load.running.append(self)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
         for q in self.qemus:
             try:
                 os.killpg(q.pid, signal.SIGTERM)
@@ -87,9 +93,14 @@ class Load:
 
 
 def stop_on_signal(signum, frame):
-    """SIGTERM or SIGHUP end the runner as Control-C does, through every
-    `finally` (the load's QEMUs end with it)."""
-    raise KeyboardInterrupt
+    """SIGTERM, SIGHUP or SIGINT end the runner at once, without waiting
+    for the tests under way: the load's QEMUs and the temporary copies go
+    with it, and each test's run-qemu ends its QEMU when it finds its
+    parent, this runner, gone."""
+    for load in Load.running:
+        load.stop()
+    atexit._run_exitfuncs()
+    os._exit(128 + signum)
 
 
 def main():
@@ -113,8 +124,8 @@ def main():
         for x in tests:
             print(f'{x.file}: {x.sentence}')
         return 0
-    signal.signal(signal.SIGTERM, stop_on_signal)
-    signal.signal(signal.SIGHUP, stop_on_signal)
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(number, stop_on_signal)
     with Load(load):
         return run_tests(tests, load)
 

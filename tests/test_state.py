@@ -199,7 +199,7 @@ def _(t):
 @test("PTSWITCH=1 (the page-table switch on every entry) runs Alice and Eve and the attacks "
       "just the same, and costs guest instructions on every system call")
 def _(t):
-    b = t.boot('alice eve-kwrite', ticks=40, ptswitch=1)
+    b = t.boot('alice eve-kwrite', ticks=40, ptswitch=1, qemuextra=STEADY_CLOCK)
     t.check(any('PTSWITCH' in l for l in b.log_lines if l.startswith('WeensyOS:')),
             'the kernel did not report PTSWITCH')
     eve = t.proc(b, 2, 'eve-kwrite', 'broken')
