@@ -258,8 +258,16 @@ exception_common:
     movq kernel_pagetable(%rip), %rax
     movq %rax, %cr3
 2:  call exception
-    // exception() for a process always ends in run() or schedule().
-    ud2
+    // exception() for a process always ends in run() or schedule(), which
+    // do not return. One that returns (a fault handled with process_kill
+    // and no schedule() after it) is a kernel bug: say which.
+    leaq exception_returned(%rip), %rdi
+    xorl %eax, %eax                         // variadic: no vector registers
+    call _Z5panicPKcz                       // panic(const char*, ...): does not return
+    .pushsection .rodata
+exception_returned:
+    .asciz "exception() returned for a process: it must end in schedule() or run(), which do not return (after process_kill, call schedule())"
+    .popsection
 
     .bss
     .balign 8

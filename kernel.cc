@@ -382,7 +382,7 @@ void exception(regstate* regs) {
         }
         if (slice_over(now)) {
             // Exercise 1 (timer preemption)
-            schedule();         // preempt: the next process gets the CPU
+            schedule();         // does not return: the next process gets the CPU
             // End of exercise 1
         }
         run(current);           // a tick that came due early: her slice goes on
@@ -404,10 +404,10 @@ void exception(regstate* regs) {
     describe_fault(regs, why, sizeof(why));
     // Exercise 3 (a fault kills only the process)
     if (!from_process) {
-        panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug
+        panic_at(regs, "kernel %s", why);   // does not return: a kernel bug
     }
     process_kill(current, why);
-    schedule();
+    schedule();                 // does not return: exception() never does for a process
     // End of exercise 3
 }
 
@@ -473,7 +473,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     }
     // Exercise 7 (sys_panic kills only the caller)
     process_kill(p, why);
-    schedule();
+    schedule();                 // does not return
     // End of exercise 7
 }
 

@@ -8,7 +8,7 @@
 void process_main() {
     int self = sys_getpid();
     int other = self == 1 ? 2 : 1;
-    eve_count(process_life == 0 ? EVE_WARMUP_LINES : 1);
+    eve_count(process_life == 0 ? eve_warmup_lines() : 1);
     if (process_life == 0) {
         uintptr_t code = proc_slot_start(other);
         eve_announce("writing EB FE over pid %d's code at 0x%lx\n", other, code);
