@@ -5,9 +5,9 @@
 // so any program runs in any slot without being rebuilt. A (re)started
 // process finds only its program's bytes and zeros in its slot, and no page
 // is both writable and executable. Every write into the slot goes through
-// user_copy/user_zero: in the handout's shared page table (exercise 8) the
-// slot is user-accessible while the kernel writes it, which SMAP forbids
-// otherwise.
+// user_copy/user_zero: in the before-8 kernels' shared page table
+// (exercise 8's starting code) the slot is user-accessible while the
+// kernel writes it, which SMAP forbids otherwise.
 #include "kernel.hh"
 #include "elf.h"
 #include "k-ata.hh"
@@ -161,7 +161,8 @@ static const char* check_elf(const program_dir_entry* e, elf_header& eh,
 // `delta`, and maps it user-accessible (writable only if the segment is).
 // Sets `dynamic` to the moved address of the dynamic section, if any.
 // Code is copied while its pages are still writable: the kernel may be
-// writing through `p`'s own table (the handout's shared one), and CR0.WP
+// writing through `p`'s own table (in the before-8 kernels, the shared
+// kernel_pagetable: exercise 8's starting code), and CR0.WP
 // binds it to read-only pages too.
 static const char* load_segments(proc* p, const program_dir_entry* e, const elf_header& eh,
                                  const elf_program* ph, uintptr_t delta, uintptr_t& dynamic) {

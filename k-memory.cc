@@ -79,18 +79,30 @@ void kernel_pagetable_init() {
 
 // ---- Process page tables ----
 
-// Frees every page of a page table tree, from `level` down, but the
-// shared high gigabyte's.
-static void pagetable_free_tree(x86_64_pagetable* pt, int level) {
-    if (level > 0) {
-        for (auto pte : pt->entry) {
-            if ((pte & PTE_P) && !(pte & PTE_PS) && pte != high_gigabyte(kernel_pagetable)) {
-                pagetable_free_tree(reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK),
-                                    level - 1);
+// Calls visit(page, arg) for every page-table page of the tree under `pt`,
+// `pt` itself last (so `visit` may free each), but not for the high
+// gigabyte's pages, which every process table shares with kernel_pagetable
+// (they are visited with it).
+void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void*), void* arg) {
+    struct walker {
+        x86_64_pagetable* root;
+        void (*visit)(x86_64_pagetable*, void*);
+        void* arg;
+        void walk(x86_64_pagetable* t, int level) {
+            for (auto pte : t->entry) {
+                bool shared = pte == high_gigabyte(kernel_pagetable) && root != kernel_pagetable;
+                if (level > 0 && (pte & PTE_P) && !(pte & PTE_PS) && !shared) {
+                    walk(reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK), level - 1);
+                }
             }
+            visit(t, arg);
         }
-    }
-    pagetable_free(pt);
+    };
+    walker{pt, visit, arg}.walk(pt, PAGETABLE_TOP_LEVEL);
+}
+
+static void pagetable_free_tree(x86_64_pagetable* pt) {
+    pagetable_pages(pt, [](x86_64_pagetable* page, void*) { pagetable_free(page); }, nullptr);
 }
 
 x86_64_pagetable* proc_pagetable_create() {
@@ -104,7 +116,7 @@ x86_64_pagetable* proc_pagetable_create() {
     // but for the console.
     for (vmiter kit(kernel_pagetable, PAGESIZE); kit.va() != MEMSIZE_PHYSICAL; kit.next_page()) {
         if (vmiter(pt, kit.va()).map(kit.pa(), kit.perm()) < 0) {
-            pagetable_free_tree(pt, 3);
+            pagetable_free_tree(pt);
             return nullptr;
         }
     }
@@ -114,14 +126,14 @@ x86_64_pagetable* proc_pagetable_create() {
 
 void proc_pagetable_free(x86_64_pagetable* pt) {
     if (pt == kernel_pagetable) {
-        return;     // processes sharing the kernel's table (the handout) never free it
+        return;     // the before-8 kernels' processes share it (exercise 8): never freed
     }
     // The kernel may be running on this very table (it stays on the
     // process's): move to its own before the pages can be reused.
     if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
         wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
     }
-    pagetable_free_tree(pt, 3);
+    pagetable_free_tree(pt);
 }
 
 

@@ -10,7 +10,6 @@
 // paint over the panel. So the kernel repaints all of it at least ten times
 // a second (every HZ/10 ticks), and a forgery lasts no longer than that.
 #include "kernel.hh"
-#include "lecture-sets.h"
 #include "k-vmiter.hh"
 
 // ---- Layout ----
@@ -33,10 +32,6 @@ static int panel_procs;         // process rows: how many programs the set names
 static int shown_top;           // the console region's first row, as last drawn
 static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s)
 
-// The lecture keys: 0 the default pair, N the attack of exercise N beside
-// Alice, in the lectures' order: generated from exercises/catalog.txt, the
-// one list of the exercises (obj/lecture-sets.h, by the GNUmakefile).
-static const char* const lecture_sets[] = {LECTURE_SETS};
 
 // ---- Colours: CGA attributes, foreground in bits 8-11, background 12-14 ----
 #define CGA(fg, bg)     ((uint16_t) ((bg) << 12 | (fg) << 8))
@@ -137,8 +132,6 @@ static bool last_second(const sample*& now, const sample*& then) {
 
 // ---- The process rows ----
 
-static const char* const state_words[] = {"not loaded", "runnable", "exited", "killed"};
-
 // Copies a kill reason into `out`, at most `width` characters, dropping
 // what a glance can do without: the details in parentheses, then, if it
 // is still too long, the ", rip=..." tail.
@@ -193,15 +186,18 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
         shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);
         r.text(CGA(LIGHTRED, BLACK), " killed: %s", why);
     } else {
-        r.text(p.state == P_RUNNABLE ? plain : dim, " %s", state_words[p.state]);
+        // A slot PROCS named is free only if its program failed to load.
+        r.text(p.state == P_RUNNABLE ? plain : dim, " %s",
+               p.state == P_FREE ? "not loaded" : proc_state_name(p.state));
     }
     r.show(row);
 }
 
 static void draw_help_row() {
     screen_row r(title_color);
-    r.text(title_color, " WeensyOS  q quit  v view  m map  i check  0 alice+eve"
-           "  1-8 alice+attack N");
+    char help[CONSOLE_COLUMNS + 1];
+    keys_help(help, sizeof(help));      // from the keys' table (k-keys.cc)
+    r.text(title_color, "%s", help);
     r.show(0);
 }
 
@@ -209,21 +205,19 @@ static void draw_help_row() {
 // ---- The memory maps ----
 // A cell per page: the character, in colour (CGA attribute | character).
 
-// Marks the pages of page table `pt` (`level` 3 is the top) as 'P' in
-// `color`.
-static void mark_pagetable(uint16_t* cells, x86_64_pagetable* pt, int level, uint16_t color) {
-    uintptr_t pa = reinterpret_cast<uintptr_t>(pt);
-    if (pa < MEMSIZE_PHYSICAL) {
-        cells[pa / PAGESIZE] = color | 'P';
-    }
-    if (level > 0) {
-        for (auto pte : pt->entry) {
-            if ((pte & PTE_P) && !(pte & PTE_PS)) {
-                mark_pagetable(cells, reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK),
-                               level - 1, color);
-            }
+// Marks the page-table pages of `pt`'s tree as 'P' in `color`.
+static void mark_pagetable(uint16_t* cells, x86_64_pagetable* pt, uint16_t color) {
+    struct marking {
+        uint16_t* cells;
+        uint16_t color;
+    } m = {cells, color};
+    pagetable_pages(pt, [](x86_64_pagetable* page, void* arg) {
+        auto m = static_cast<marking*>(arg);
+        uintptr_t pa = reinterpret_cast<uintptr_t>(page);
+        if (pa < MEMSIZE_PHYSICAL) {
+            m->cells[pa / PAGESIZE] = m->color | 'P';
         }
-    }
+    }, &m);
 }
 
 // The physical memory map: '.' free, 'R' reserved (the hole between 640 KB
@@ -237,7 +231,7 @@ static void physical_map(uint16_t* cells) {
         uint16_t& c = cells[pa / PAGESIZE];
         if (pa == CONSOLE_ADDR) {
             c = bright | 'C';
-        } else if (pa >= 0xA0000 && pa < PROC_START_ADDR) {
+        } else if (pa >= HARDWARE_HOLE_START && pa < PROC_START_ADDR) {
             c = dim | 'R';
         } else if ((pa >= KERNEL_START_ADDR && pa < kernel_end_pa)
                    || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
@@ -246,17 +240,17 @@ static void physical_map(uint16_t* cells) {
             c = dim | '.';
         }
     }
-    mark_pagetable(cells, kernel_pagetable, 3, kernel_color);
+    mark_pagetable(cells, kernel_pagetable, kernel_color);
     for (int pid = 1; pid != NPROC; ++pid) {
         x86_64_pagetable* pt = ptable[pid].pagetable;
         if (!pt) {
             continue;
         }
-        // Processes that share the kernel's table (the lecture's kernel
-        // before exercise 8) are each granted every other's pages: the map
-        // shows those as errors, which they are.
+        // Processes that share the kernel's table (the before-8 kernels,
+        // exercise 8's starting code) are each granted every other's
+        // pages: the map shows those as errors, which they are.
         if (pt != kernel_pagetable) {
-            mark_pagetable(cells, pt, 3, proc_color[pid]);
+            mark_pagetable(cells, pt, proc_color[pid]);
         }
         for (vmiter it(pt, 0); it.va() != MEMSIZE_PHYSICAL; it.next_page()) {
             uintptr_t pa = it.pa();
@@ -408,28 +402,27 @@ void screen_tick() {
     }
 }
 
-void screen_key(int key) {
-    if (key == 'v') {
-        // Physical map, then each process's virtual memory, then the plain
-        // console, then around again.
-        view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
-            : (view < panel_procs ? view + 1 : VIEW_CONSOLE);
-        log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
-                   : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
-        redraw();
-    } else if (key >= '0' && key < '0' + (int) arraysize(lecture_sets)) {
-        const char* procs = lecture_sets[key - '0'];
-        panel_procs = program_count(procs);
-        if (view > panel_procs) {
-            view = VIEW_PHYSICAL;
-        }
-        nsamples = 0;
-        console_clear();
-        shown_top = 0;
-        set_region();
-        console_printf(CS_WHITE "key %c: restarting with PROCS=\"%s\"\n", key, procs);
-        processes_restart(procs);
+void screen_next_view() {
+    // Physical map, then each process's virtual memory, then the plain
+    // console, then around again.
+    view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
+        : (view < panel_procs ? view + 1 : VIEW_CONSOLE);
+    log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
+               : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
+    redraw();
+}
+
+void screen_restart(int key, const char* procs) {
+    panel_procs = program_count(procs);
+    if (view > panel_procs) {
+        view = VIEW_PHYSICAL;
     }
+    nsamples = 0;
+    console_clear();
+    shown_top = 0;
+    set_region();
+    console_printf(CS_WHITE "key %c: restarting with PROCS=\"%s\"\n", key, procs);
+    processes_restart(procs);           // does not return
 }
 
 
