@@ -293,7 +293,7 @@ def alice_hurt(b):
     if alice.state == 'runnable' or b.status != 0:
         return None
     reason = alice['reason']
-    if f'0x{CONSOLE_ADDR >> 12:x}' in reason and 'write to' in reason:
+    if re.search(rf'(read from|write to) 0x{CONSOLE_ADDR >> 12:x}[0-9a-f]{{3}}\b', reason):
         return (f'Alice was killed printing ({reason}): the console page '
                 f'(0x{CONSOLE_ADDR:x}) must stay PTE_U, the one page processes may write')
     return f'Alice did not survive Eve\'s attack: she is {alice.state} ({reason})'
@@ -319,7 +319,7 @@ def grade_2(image):
     b = boot(image, 'alice eve-cli', 40, vary=True)
     stopped = fault_of_eve(b)
     faulted = 'general protection fault' in stopped and fault_rip(stopped) in eve_slot()
-    if faulted and b.panic and 'machine stuck' in b.panic:
+    if faulted and b.panic and 'no timer interrupt' in b.panic:
         return fail('interrupts-off', "Eve's cli faulted, but processes run with interrupts "
                     'off, so the timer never fires while one runs: give them FL_IF too '
                     f'(PANIC: {b.panic})')
@@ -358,18 +358,18 @@ grade_3 = only_eve_dies('eve-div0', 'divide error', 'kernel-panic', "Eve's divis
 def grade_4(image):
     target, name = attack_target(image, 'syscall_entry')
     b = boot(image, f'alice eve-kwrite:{target}', 40, vary=True)
+    hurt = alice_hurt(b)
+    if hurt:
+        return fail('alice-hurt', hurt)
     stopped = fault_of_eve(b)
     if not ('page fault' in stopped and f'write to 0x{target:x}' in stopped
             and not b.text_changed()):
-        if b.panic and 'kernel stuck' in b.panic:
+        if b.panic and 'stuck' in b.panic:
             return fail('kernel-hung', f'Eve wrote EB FE over the kernel\'s {name} '
                         f'(0x{target:x}) and her next system call hung the kernel: '
                         f'PANIC: {b.panic}')
         return fail('kernel-overwritten', f'Eve wrote over the kernel\'s {name} '
                     f'(0x{target:x}) without a fault; {b.what_happened()}')
-    hurt = alice_hurt(b)
-    if hurt:
-        return fail('alice-hurt', hurt)
     entry, name = attack_target(image, 'kernel_entry', EVERY_SYSCALL_RUNS + ('kernel_start',))
     b2 = boot(image, f'alice eve-kjump:{entry}', 40, vary=True)
     stopped = fault_of_eve(b2)
@@ -427,13 +427,14 @@ def grade_6(image):
         return fail('kernel-page-given',
                     f'sys_page_alloc handed Eve a page of kernel code (0x{page:x}, with '
                     f'{name}): {b.what_happened()}{integrity_note(b)}')
-    # Alice's stack page: above PROC_START_ADDR, but not Eve's.
-    theirs = slot_start(1) + PROC_SLOT_SIZE - PAGESIZE
+    # Alice's code page: above PROC_START_ADDR, but not Eve's.
+    theirs = slot_start(1)
     b = boot(image, f'alice eve-pagealloc:{theirs}', 12, vary=True)
     hurt = alice_hurt(b) or ('' if call_refused(b) else b.what_happened())
     if hurt:
-        return fail('slot-not-checked', f'sys_page_alloc gave Eve Alice\'s stack page '
-                    f'(0x{theirs:x}): a process may map pages only in its own slot. {hurt}')
+        return fail('slot-not-checked', f'sys_page_alloc gave Eve the page of Alice\'s code '
+                    f'(0x{theirs:x}), zeroed: a process may map pages only in its own slot. '
+                    f'{hurt}')
     return ok()
 
 
