@@ -442,11 +442,12 @@ grade_7 = only_eve_dies('eve-panic', 'sys_panic', 'machine-stopped', "Eve's sys_
 
 
 def grade_8(image):
-    # Eve's first life writes Alice's code, which is read-only anyway; her
-    # second life (RESPAWN=1) writes Alice's stack, which only a page table
-    # of her own keeps from her.
-    b = boot(image, 'alice eve-clobber', 40, respawn=1, vary=True)
+    # The handout's Eve writes Alice's code first, which is read-only
+    # anyway, and her stack only in her second life (RESPAWN=1). This one
+    # goes for Alice's stack at once, which only a page table of her own
+    # keeps from her: so the grade does not depend on exercise 3.
     stack = slot_start(1) + PROC_SLOT_SIZE - 8
+    b = boot(image, f'alice eve-clobber:{stack}', 40, respawn=1, vary=True)
     kills = b.killed(2)
     if any('page fault' in k and f'write to 0x{stack:x} ' in k for k in kills):
         return ok()

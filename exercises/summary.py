@@ -1,5 +1,5 @@
 """summary.py: what the grader (exercises/grade.py) and the test suite
-(tests/weensy.py) both know about a WeensyOS boot: the memory layout and
+(the full tree's tests/) both know about a WeensyOS boot: the memory layout and
 the constants they compare against, read from the headers; the run settings
 every headless boot gets; and the one reader of the summary a headless run
 prints (the CONTRACT's "Headless runs").
@@ -127,8 +127,8 @@ class Summary:
     """A headless run's output, read: the kernel's log and its summary.
 
     The CONSOLE_ROWS rows after a block's `console:` line are screen text,
-    which any process can write (tests/programs/p-eve-forge.cc paints a
-    whole summary there), so they are taken as screen rows and nothing
+    which any process can write (a hostile test program paints a whole
+    summary there), so they are taken as screen rows and nothing
     else: never as a summary, `proc`, `kernel` or log line. The last
     complete block is the summary (a panic while printing one prints
     another); with none complete, the first incomplete one."""

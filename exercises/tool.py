@@ -34,10 +34,9 @@ from catalog import (EXERCISES, HANDOUT_SAYS, by_number, describe_numbers,  # no
 # Written into every handout; its presence says "this tree is a handout".
 HANDOUT_STAMP = 'exercises/handout.txt'
 # What a handout leaves out of the full tree: the test suite and its
-# hostile programs (which test the solutions), the benchmark program that
-# tests/bench.py runs, CI, and the instructors' README (the handout gets its
-# own).
-HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md', 'p-bench.cc')
+# hostile programs (which test the solutions), CI, and the instructors'
+# README (the handout gets its own).
+HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md')
 # What a handout adds: its README (from handout-README.md), its CI.
 HANDOUT_CI = {'.github/workflows/grade.yml': 'handout-grade.yml',
               '.github/classroom/autograding.json': None}
@@ -135,8 +134,27 @@ def rewrite(text, path, numbers):
     return text
 
 
+CATALOG_FILE = 'exercises/catalog.txt'
+
+
+def catalog_for_handout(text):
+    """The catalog without what only makes handouts (the [handout] block,
+    handout-says), whose old texts name what the handout lacks."""
+    out, block, skipping = [], '', False
+    for line in text.split('\n'):
+        if line.startswith('['):
+            block = line
+        if line.startswith('[') or (line and not line.startswith(('    ', '#'))):
+            skipping = block == '[handout]' or line.startswith('handout-says:')
+        if not skipping:
+            out.append(line)
+    return '\n'.join(out)
+
+
 def handout_text(text, path, numbers):
     """File `path` as the handout of exercises `numbers` holds it."""
+    if path == CATALOG_FILE:
+        return catalog_for_handout(text)
     given = {e.number for e in EXERCISES if e.number not in numbers}
     return rewrite(replace(text, path, numbers, given), path, numbers)
 
@@ -193,7 +211,7 @@ def handout(dest, numbers=None):
             continue
         target = os.path.join(dest, f)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if f in ex_files:
+        if f in ex_files or f == CATALOG_FILE:
             with open(os.path.join(ROOT, f)) as src:
                 text = handout_text(src.read(), f, numbers)
             with open(target, 'w') as out:
@@ -264,9 +282,9 @@ def handout_readme(numbers):
 
 
 def classroom_autograding(numbers):
-    """GitHub Classroom's autograding.json: one test per exercise handed
-    out, each `make grade N` with its points, passing when the grader's
-    last line says so."""
+    """GitHub Classroom's .github/classroom/autograding.json: one test per
+    exercise handed out, each `make grade EXERCISES=N` with its points,
+    passing when the grader's last line says so."""
     tests = []
     for i, n in enumerate(numbers):
         ex = by_number(n)

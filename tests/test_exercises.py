@@ -350,12 +350,17 @@ def _(t, c):
 
 # ---- Choosing what to hand out; results for machines; CI ----
 
+# What a build, a run or a grade writes: named, never shipped.
+BUILT = ('results.json', 'grades.csv', 'programs.txt', 'log.txt', 'qemu.log', 'kernel-addresses.h',
+         'lecture-sets.h', 'k-asm.h', 'handout.txt', 'compile_commands.json')
+
+
 def absent_names(tree):
     """Names of files that `tree`'s sources and texts mention and it lacks:
     paths with a folder (tests/...) and source file names (p-*.cc, *.py,
     ...). The GNUmakefile is left out: it names tests/ only behind checks
     that the folder exists."""
-    name = re.compile(r'(?<![\w./-])((?:[\w-]+/)*[\w.-]+\.(?:cc|hh|h|S|py|md|txt|yml|json|ld))\b')
+    name = re.compile(r'(?<![\w./$-])((?:[\w-]+/)*[\w.-]+\.(?:cc|hh|h|S|py|md|txt|yml|json|ld))\b')
     found = []
     for f in tool.tracked_files(tree):
         if f == 'GNUmakefile' or not os.path.isfile(os.path.join(tree, f)):
@@ -368,7 +373,7 @@ def absent_names(tree):
             ref = m.group(1)
             here = [os.path.join(tree, ref), os.path.join(tree, os.path.dirname(f), ref)]
             if not any(os.path.exists(p) for p in here) and '*' not in ref \
-                    and not ref.startswith(('obj/', 'p-NAME', 'config.')) and ref not in ('results.json', 'grades.csv', 'r.json', 'grade.yml', 'autograding.json', 'kernel-addresses.h', 'lecture-sets.h', 'k-asm.h'):
+                    and not ref.startswith(('obj/', 'p-NAME', 'config.')) and ref not in BUILT:
                 found.append(f'{f}: {ref}')
     return found
 
@@ -434,9 +439,9 @@ def _(t):
       "number, score, max_score, status and output (the reason), and the total score; the human "
       "lines stay the same")
 def _(t):
-    image = build_before(t, 5)
+    folder = build_before(t, 5)
     path = os.path.join(ROOT, 'obj', 'test-results.json')
-    status, lines, out = grade_in(ROOT, '--image', os.path.dirname(image), '--exercises', '3-5',
+    status, lines, out = grade_in(ROOT, '--image', folder, '--exercises', '3-5',
                                   '--results', path)
     t.check(status == 1 and lines[-1] == '2 passed, 1 failed', f'before-5 graded 3-5 as:\n{out}')
     r = json.load(open(path))
