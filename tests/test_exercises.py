@@ -6,6 +6,7 @@ and grades 0%; and pasting the solutions back gives the full kernel.
 Students' classic mistakes get their own sentences; a handout can hand out
 any set; the grader writes Gradescope's results.json, grades a folder of
 submissions, and cannot be gamed by a kernel that knows its attacks."""
+import contextlib
 import csv
 import importlib.util
 import json
@@ -127,6 +128,19 @@ def make_handout(t, dest, exercises=''):
     t.check(status == 0, f'make handout failed:\n{out}')
 
 
+@contextlib.contextmanager
+def handout_tree(t, exercises=''):
+    """A new handout (of `exercises`, default all) in a temporary folder:
+    (the folder, the handout in it), removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix='weensy-handout-')
+    try:
+        dest = os.path.join(tmp, 'h')
+        make_handout(t, dest, exercises)
+        yield tmp, dest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def grade_in(tree, *args):
     """Runs `tree`'s grader (exercises/grade.py ARGS); (status, lines, output)."""
     with weensy.qemu_slots:
@@ -138,10 +152,7 @@ def grade_in(tree, *args):
       "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise (and with the compiler's words when it does not build), "
       "and a second make handout into it is refused")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-handout-')
-    try:
-        dest = os.path.join(tmp, 'h')
-        make_handout(t, dest)
+    with handout_tree(t) as (tmp, dest):
         status, log, _ = weensy.run(['git', 'log', '--oneline'], cwd=dest)
         t.check(status == 0 and len(log.strip().splitlines()) == 1,
                 f'the handout is not a git repository with one commit:\n{log}')
@@ -190,8 +201,6 @@ def _(t):
         t.check(status != 0 and 'not an empty folder' in out, f'a second handout was not refused:\n{out}')
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h2'), cwd=dest)
         t.check(status != 0 and 'itself a handout' in out, f'a handout made a handout:\n{out}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @test("Pasting every solution back into the handout's files gives the full tree's files byte for byte")
@@ -383,10 +392,7 @@ def absent_names(tree):
       "grades the given ones 50/50; every Try-it line boots the attack beside Alice; no file names "
       "a file the handout lacks or keeps a comment of a solution it removed")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-subset-')
-    try:
-        dest = os.path.join(tmp, 'h')
-        make_handout(t, dest, '1-3,5')
+    with handout_tree(t, '1-3,5') as (tmp, dest):
         stamp = open(os.path.join(dest, 'exercises', 'handout.txt')).read()
         t.check('exercises: 1-3,5' in stamp, f'the handout does not remember its set:\n{stamp}')
         kernel = open(os.path.join(dest, 'kernel.cc')).read()
@@ -431,8 +437,6 @@ def _(t):
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h3', 'EXERCISES=1-40'))
         t.check(status != 0 and 'EXERCISES=1-40' in out and 'exercises are 1-9' in out,
                 f'a set with no such exercise was not refused clearly:\n{out}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @test("make grade RESULTS=path writes Gradescope's results.json: a test per exercise with name, "
@@ -465,10 +469,7 @@ def _(t):
       "results.json uploaded) and .github/classroom/autograding.json; both parse and name only "
       "commands the handout has")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-ci-')
-    try:
-        dest = os.path.join(tmp, 'h')
-        make_handout(t, dest, '2,4')
+    with handout_tree(t, '2,4') as (tmp, dest):
         flow = yaml.safe_load(open(os.path.join(dest, '.github', 'workflows', 'grade.yml')))
         t.check('push' in flow[True] if True in flow else 'push' in flow['on'], f'not run on push: {flow}')
         steps = flow['jobs']['grade']['steps']
@@ -489,8 +490,6 @@ def _(t):
                 t.check(os.access(os.path.join(dest, words[0]), os.X_OK), f'{r!r}: no such command in the handout')
         status, lines, out = grade_in(dest, '--exercises', '2')
         t.check(auto['tests'][0]['output'] not in out, 'an unsolved exercise prints what Classroom counts as a pass')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---- Batch grading ----
@@ -507,10 +506,7 @@ def submission_kernels():
       "uncommitted changes, its grader deleted, no kernel) graded in parallel into a CSV, each row "
       "right, with the course's grader and programs")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-batch-')
-    try:
-        handout = os.path.join(tmp, 'handout')
-        make_handout(t, handout)
+    with handout_tree(t) as (tmp, handout):
         solved, half, unsolved = submission_kernels()
         steal = weensy.read(catalog.by_number(9).file)
         subs = os.path.join(tmp, 'subs')
@@ -574,5 +570,3 @@ def _(t):
                           ('02-half', 'exercise 5:')):
             t.check(why in rows[name]['first reason'], f'{name}: first reason {rows[name]["first reason"]!r}')
         t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
