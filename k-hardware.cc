@@ -528,12 +528,11 @@ void read_boot_options(boot_options& opt) {
     number_option("headless", headless, 0, 1);
     number_option("ptswitch", switch_tables, 0, 1);
     opt.headless = headless;
-    opt.ptswitch = switch_tables;
+    ptswitch = switch_tables;   // k-exception.S's entries and exits read it
     fw_cfg_option("view", opt.view, sizeof(opt.view));
-    ptswitch = opt.ptswitch;    // k-exception.S's entries and exits read it
     log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s\n", opt.procs, opt.hz,
                opt.headless ? " headless" : "",
-               opt.ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
+               ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
 }
 
 

@@ -260,7 +260,7 @@ void exception(regstate* regs) {
             schedule();         // preempt: the next gets the CPU; does not return
             // End of exercise 1
         }
-        run(current);           // does not return
+        run(current);           // her slice goes on; does not return
     }
     if (intno == INT_WATCHDOG) {
         watchdog(regs, from_process);   // k-watchdog.cc

@@ -103,7 +103,7 @@ struct boot_options {
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
     char view[16] = "";             // the screen's first view (k-screen.cc)
-    bool ptswitch = false;          // the kernel's own page table on every entry
+    // PTSWITCH is not here: read_boot_options() sets `ptswitch` below.
 };
 extern boot_options bootopt;
 
