@@ -19,17 +19,22 @@ inline void eve_count(unsigned lines) {
 // seen running beside her.
 #define EVE_WARMUP_LINES 3
 
-// Eve's PROCS argument (PROCS="eve-kwrite:ARG"), which `make grade` sets
-// so that the attack it boots is not the handout's verbatim: its high 32
-// bits are her warm-up in lines, its low 32 bits the address she attacks.
-// 0 in either half means the usual: EVE_WARMUP_LINES, the program's own
-// target.
+// Eve's PROCS argument (PROCS="eve-kwrite:ARG") is the address she
+// attacks instead of her program's own target (0: the usual). `make grade`
+// also varies her warm-up, in the argument's high 32 bits: when they are 1
+// to EVE_WARMUP_MAX, they are her warm-up in lines and the low 32 bits the
+// address. (Any other argument is an address as it is, non-canonical ones
+// included.)
+#define EVE_WARMUP_MAX 255
+inline bool eve_arg_has_warmup() {
+    uint64_t high = process_arg >> 32;
+    return high >= 1 && high <= EVE_WARMUP_MAX;
+}
 inline unsigned eve_warmup_lines() {
-    unsigned lines = process_arg >> 32;
-    return lines != 0 ? lines : EVE_WARMUP_LINES;
+    return eve_arg_has_warmup() ? process_arg >> 32 : EVE_WARMUP_LINES;
 }
 inline uintptr_t eve_target(uintptr_t usual) {
-    uintptr_t target = process_arg & 0xFFFFFFFFUL;
+    uintptr_t target = eve_arg_has_warmup() ? process_arg & 0xFFFFFFFFUL : process_arg;
     return target != 0 ? target : usual;
 }
 

@@ -42,7 +42,7 @@ from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # 
                      slot, slot_start)
 
 # Run as a script, this module is __main__; a grader module that imports
-# `grade` (exercises/grade_pset.py) must get this one, not a second copy.
+# `grade` (the problem set's) must get this one, not a second copy.
 if __name__ == '__main__':
     sys.modules['grade'] = sys.modules[__name__]
 
@@ -187,7 +187,13 @@ class GradingRun:
             v.close()
 
 
-_run = None     # the GradingRun of the grade() in progress, if any
+# The GradingRun of the grade() this thread grades for, if any (grade()
+# sets it in each of its workers: several grade() may run at once).
+_local = threading.local()
+
+
+def current_run():
+    return getattr(_local, 'run', None)
 
 
 def boot(image, procs, ticks, respawn=0, vary=False):
@@ -195,7 +201,7 @@ def boot(image, procs, ticks, respawn=0, vary=False):
     every Eve (a program whose name starts with eve-) gets a random warm-up
     (the Boot's `warmup`). Her PROCS argument, if any, stays in the low 32
     bits (u-eve.hh)."""
-    run, top, warmup = _run, ROOT, WARMUP
+    run, top, warmup = current_run(), ROOT, WARMUP
     if run is not None:
         if vary:
             lines = run.warmup_lines()
@@ -221,7 +227,8 @@ def vary_eve(token, lines):
 
 def choose(options):
     """One of `options`, chosen for this run (the first outside grade())."""
-    return _run.choice(options) if _run is not None else options[0]
+    run = current_run()
+    return run.choice(options) if run is not None else options[0]
 
 
 def kernel_symbols(image):
@@ -255,7 +262,7 @@ def attack_target(image, usual, candidates=EVERY_SYSCALL_RUNS):
     table = kernel_symbols(image)
     avoid = {table[s] // PAGESIZE for s in (usual, 'kernel_entry', 'syscall_entry') if s in table}
     found = [(table[c], c) for c in candidates if c in table and table[c] // PAGESIZE not in avoid]
-    if _run is None or not found:
+    if current_run() is None or not found:
         return table[usual], usual
     return choose(found)
 
@@ -495,19 +502,20 @@ def grade(image, numbers, variants=True, seed=None):
     """{exercise number: Result} for the kernel image `image` (relative to
     the repository root). With variants (the default), the attacks are
     this run's variants, from `seed` (random if None)."""
-    global _run
+    run = GradingRun(seed if seed is not None else random.randrange(2**32)) if variants else None
+
     def one(n):
+        _local.run = run
         try:
             return n, GRADERS[n](image)
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as e:
             return n, fail('grader-error', f'could not grade: {e!r}')
-    run = GradingRun(seed if seed is not None else random.randrange(2**32)) if variants else None
-    _run = run
+        finally:
+            _local.run = None
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=QEMUS) as pool:
             return dict(pool.map(one, numbers))
     finally:
-        _run = None
         if run:
             run.close()
 
