@@ -58,8 +58,11 @@ def submission_files(sub):
             return files
     files = {}
     for path in os.listdir(sub):
-        if student_file(path) and os.path.isfile(os.path.join(sub, path)):
-            with open(os.path.join(sub, path), 'rb') as f:
+        full = os.path.join(sub, path)
+        # Not a link: a submission's file must not make the grader read
+        # one of the grading machine's.
+        if student_file(path) and os.path.isfile(full) and not os.path.islink(full):
+            with open(full, 'rb') as f:
                 files[path] = f.read()
     return files
 
@@ -146,8 +149,6 @@ def main(args):
         print(f'grade.py --batch: {e or "an option lacks its value"}\n\n{__doc__.strip()}',
               file=sys.stderr)
         return 2
-    # The course's programs and tools, built once here; each submission
-    # builds its own kernel and programs from them.
     names = submissions(folder)
     started = time.monotonic()
     print(f'Grading {len(names)} submissions in {folder}, {jobs} at a time, '

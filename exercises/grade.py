@@ -37,7 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from catalog import EXERCISES, by_number, describe_numbers, parse_numbers  # noqa: E402
-from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402
+# define, slot, slot_start: also for the graders that import this module.
+from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402,F401
                      PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary, clean_env, define,
                      slot, slot_start)
 
