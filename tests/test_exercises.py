@@ -224,7 +224,8 @@ def _(t):
 
 
 @test("BEFORE=2 with eve-cli: the lecture's kernel hangs after Eve's cli and the watchdog says who; "
-      "run-before-ATTACK picks the right kernel and refuses a program that is no attack")
+      "run-before-ATTACK picks the right kernel and refuses a program that is no attack; "
+      "make run-eve-NAME says how to boot Eve beside Alice")
 def _(t):
     build_before(t, 2)
     with build_lock, weensy.qemu_slots:
@@ -239,6 +240,9 @@ def _(t):
         t.check(status == 0 and out.strip() == str(k), f'{attack}: before-{out.strip()}, expected {k}')
     with build_lock:
         status, out, _ = weensy.run(weensy.make_command('run-before-alice'))
+        status2, out2, _ = weensy.run(weensy.make_command('run-eve-nosuch'))
+    t.check(status2 != 0 and 'make run PROCS="alice eve-nosuch"' in out2 and "no program 'eve-nosuch'" in out2,
+            f'make run-eve-NAME does not say how to boot Eve beside Alice:\n{out2[-500:]}')
     t.check(status != 0 and "'alice' is no exercise's attack" in out, f'run-before-alice: {out[-500:]}')
 
 
