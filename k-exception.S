@@ -267,7 +267,7 @@ exception_common:
     call exception
     // exception() for a process always ends in run() or schedule(), which
     // do not return. One that returns (a fault handled with process_kill
-    // and no schedule() after it) is a kernel bug: say which.
+    // and no schedule() after it) is a kernel bug: say so, and what to do.
     leaq exception_returned(%rip), %rdi
     xorl %eax, %eax                         // variadic: no vector registers
     call _Z5panicPKcz                       // panic(const char*, ...): does not return

@@ -279,7 +279,7 @@ void exception(regstate* regs) {
     describe_fault(regs, why, sizeof(why));
     // Exercise 3 (a fault kills only the process)
     if (!from_process) {
-        panic_at(regs, "kernel %s", why);   // does not return: a kernel bug
+        panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug
     }
     process_kill(current, why);
     schedule();                 // does not return
