@@ -89,8 +89,9 @@ def starting_code(ex, indent):
     out += comment(indent, f'Lecture: {ex.idea}.', '  ', '    ')
     if not ex.before.startswith('('):
         out += comment(indent, f'Without it: {ex.before}.', '  ', '    ')
-    out += comment(indent, f'Try it: {ex.try_command()}; check it: make grade EXERCISES={ex.number}',
-                   '  ', '    ')
+    # Commands on lines of their own, never wrapped: they are copied.
+    out += [f'{indent}//   Try it: {ex.try_command()}',
+            f'{indent}//   Check it: make grade EXERCISES={ex.number}']
     if ex.start:
         out += [indent + line for line in ex.start.split('\n')]
     return out
