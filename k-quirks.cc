@@ -25,7 +25,7 @@
 //   k-hardware.cc:161   `syscall_entry_compat` is the CSTAR entry (1)
 //   k-hardware.cc:166   `FL_VM` cleared by `syscall` (1)
 //   k-hardware.cc:196   `quirk_int_vector` names the vector of `int $N` (2)
-//   k-watchdog.cc:88    `quirk_stop_vm86_escapee` on every watchdog tick (1)
+//   k-watchdog.cc:99    `quirk_stop_vm86_escapee` on every watchdog tick (1)
 #include "kernel.hh"
 
 bool entered_from_vm86(const regstate* regs) {
