@@ -410,14 +410,16 @@ def _(t):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     result = {}
+    # QEMU waits for GDB (-S): however long the host takes to start it,
+    # the run cannot begin, let alone end, before GDB is there.
     runner = threading.Thread(target=lambda: result.update(b=weensy.boot(
-        'alice', ticks=60, qemuextra=f'-gdb tcp:127.0.0.1:{port}')))
+        'alice', ticks=60, qemuextra=f'-gdb tcp:127.0.0.1:{port} -S')))
     runner.start()
     sock = None
-    for _ in range(200):
+    deadline = time.monotonic() + weensy.EVENT_LIMIT
+    while sock is None and runner.is_alive() and time.monotonic() < deadline:
         try:
             sock = socket.create_connection(('127.0.0.1', port), timeout=10)
-            break
         except OSError:
             time.sleep(0.02)
     t.check(sock is not None, 'could not reach QEMU\'s GDB stub')
@@ -427,9 +429,7 @@ def _(t):
         # Wait until the kernel has fingerprinted itself (before that, the
         # boot loader would overwrite any change).
         fingerprint = kernel_symbol('text_checksum_at_boot')
-        for _ in range(100):
-            if gdb.read64(fingerprint) != 0:
-                break
+        while gdb.read64(fingerprint) == 0 and time.monotonic() < deadline:
             gdb.run_a_little(0.05)
         t.check(gdb.read64(fingerprint) != 0, 'the kernel never recorded its fingerprint')
         # One byte of kernel_start, which never runs again.
