@@ -4,8 +4,10 @@
 // k-hardware.cc, page tables in k-memory.cc, program loading in k-loader.cc,
 // and the defenses against QEMU-only behaviour in k-quirks.cc.
 //
-// Physical memory (2 MB), mapped one to one (virtual = physical) in every
-// page table; the tables differ only in permissions:
+// Physical memory (2 MB). On the lecture's kernels (before exercise 10)
+// every process lives in a slot of its own, mapped one to one (virtual =
+// physical); the problem set (exercises 10-16) gives every process the same
+// virtual layout instead, on pages from anywhere (see lib.hh):
 //
 //   0x000000 +----------------+ page 0: never mapped (null pointers fault)
 //            | boot, BIOS data|
@@ -23,6 +25,11 @@
 //            | slot 3, slot 4 | PROC_SLOT_SIZE = 0x40000 each
 //   0x200000 +----------------+ MEMSIZE_PHYSICAL
 //
+// The problem set's process, as its own page table sees it: below
+// PROC_START_ADDR the kernel's mappings (kernel-only but the console);
+// from PROC_START_ADDR its code, constants, data, then its heap upward;
+// its stack in the page below MEMSIZE_VIRTUAL (0x300000).
+//
 // The defenses the lectures teach are the course's exercises. Each sits
 // between two comments, "Exercise N (...)" and "End of exercise N", and
 // `make handout` replaces it with the lecture's starting code.
@@ -35,7 +42,8 @@ uint64_t ticks;                 // timer interrupts since boot
 boot_options bootopt;
 
 static uint64_t clock_tsc;      // time-stamp counter at the start of this tick
-static proc* slots_end = &ptable[1];    // just past the last slot PROCS filled
+static proc* slots_end = &ptable[1];    // just past the last slot ever used
+static int families;            // boot processes: each heads a family
 
 static void processes_start(const char* procs);
 [[noreturn]] static void finish(int status);
@@ -112,6 +120,35 @@ static void set_user_mode(regstate& regs) {
 // (k-hardware.cc) accepts only what a process at CPL 3 could load itself.
 static const segstate initial_segments = {};
 
+// Exercise 11 (overlapping address spaces)
+// Every process has the same layout: code at PROC_START_ADDR, its stack
+// below MEMSIZE_VIRTUAL. A heap may grow as far as memory allows, and up to
+// MAX_PROCS processes fit at once.
+uintptr_t user_memory_start(const proc* p) {
+    return PROC_START_ADDR;
+}
+uintptr_t user_memory_end(const proc* p) {
+    return MEMSIZE_VIRTUAL;
+}
+static const int process_slots = MAX_PROCS;
+// End of exercise 11
+
+// The physical page behind process p's new virtual page `va`.
+uintptr_t process_page_alloc(proc* p, uintptr_t va) {
+    // Exercise 10 (virtual page allocation)
+    return kalloc(p->pid);              // any free page, anywhere
+    // End of exercise 10
+}
+
+// Gives back process p's memory: every page of its own memory (one user
+// fewer each: a shared page stays with its other users) and, for a table
+// of its own, the table's pages.
+static void process_memory_free(proc* p) {
+    user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));
+    proc_pagetable_free(p->pagetable);
+    p->pagetable = nullptr;
+}
+
 // The page table process `p` runs on.
 static x86_64_pagetable* process_pagetable(proc* p) {
     // Exercise 8 (a page table per process)
@@ -133,8 +170,7 @@ static bool process_load(proc* p) {
     p->regs.reg_rflags = FL_IF;         // a new process starts with interrupts on
     p->segs = initial_segments;
     if (program_load(p, p->name) < 0) {
-        proc_pagetable_free(p->pagetable);
-        p->pagetable = nullptr;
+        process_memory_free(p);
         return false;
     }
     set_user_mode(p->regs);
@@ -161,13 +197,16 @@ static void processes_start(const char* procs) {
         if (len == 0) {
             break;
         }
-        if (pid > MAX_PROCS) {
-            log_printf("PROCS: more than %d programs; ignoring \"%s\"\n", MAX_PROCS, s);
-            console_printf(CS_RED "PROCS: at most %d programs\n", MAX_PROCS);
+        if (pid > process_slots) {
+            log_printf("PROCS: more than %d programs (this kernel has %d process slots); "
+                       "ignoring \"%s\"\n", process_slots, process_slots, s);
+            console_printf(CS_RED "PROCS: at most %d programs\n", process_slots);
             break;
         }
         proc* p = &ptable[pid];
         p->pid = pid;
+        p->family = pid;
+        families = pid;
         memcpy(p->name, s, min(len, sizeof(p->name) - 1));
         s += len;
         if (*s == ':') {
@@ -177,7 +216,7 @@ static void processes_start(const char* procs) {
             ++s;
         }
         if (process_load(p)) {
-            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, proc_slot_start(pid));
+            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, user_memory_start(p));
         }
         slots_end = p + 1;
         ++pid;
@@ -187,19 +226,24 @@ static void processes_start(const char* procs) {
 static proc* on_cpu;
 static void cpu_release();
 
-// Ends process `p`, giving back its page table. Its CPU time stops here:
-// what the kernel does next (restarting it, say) is charged to no one.
-static void process_free(proc* p, procstate_t state) {
+// Ends process `p`. Its CPU time stops here: what the kernel does next
+// (freeing, restarting) is charged to no one.
+static void process_end(proc* p, procstate_t state) {
     if (p == on_cpu) {
         cpu_release();
     }
     p->state = state;
-    proc_pagetable_free(p->pagetable);
-    p->pagetable = nullptr;
 }
 
-// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
-// process is started again from its program, up to N times.
+// Ends process `p` and gives back its memory.
+static void process_free(proc* p, procstate_t state) {
+    process_end(p, state);
+    process_memory_free(p);
+}
+
+// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed boot
+// process is started again from its program, up to N times (a forked
+// child is not: it has no program of its own to start from).
 void process_kill(proc* p, const char* reason) {
     if (p == on_cpu) {
         cpu_release();          // reporting and restarting are no one's time
@@ -216,7 +260,7 @@ void process_kill(proc* p, const char* reason) {
     console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     process_free(p, P_BROKEN);
     // If it cannot be loaded again, it stays broken, with its reason.
-    if (p->lives <= bootopt.respawn && process_load(p)) {
+    if (p->parent == 0 && p->lives <= bootopt.respawn && process_load(p)) {
         log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
     }
 }
@@ -236,6 +280,8 @@ void processes_restart(const char* procs) {
         memset(p, 0, sizeof(*p));
     }
     current = nullptr;
+    slots_end = &ptable[1];
+    families = 0;
     log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
     processes_start(procs);
     schedule();
@@ -317,7 +363,7 @@ static void clock_update(uint64_t now) {
     } else if (key == 'm') {
         memshow(true);
     } else if (key == 'i') {
-        char report[160];
+        char report[240];
         integrity_report(report, sizeof(report));
         console_printf(CS_WHITE "kernel %s\n", report);
         log_printf("integrity check: kernel %s\n", report);
@@ -428,27 +474,40 @@ __attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t 
         return -1;
     }
     // End of exercise 5
-    user_copy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
+    user_write(p->pagetable, buf, SYSNAME, sizeof(SYSNAME));
     return 0;
 }
 
 __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     // Exercise 6 (sys_page_alloc checks its address)
-    // Only a page-aligned address in the caller's own slot: never kernel
+    // Only a page-aligned address in the caller's own memory: never kernel
     // memory (below PROC_START_ADDR), never another process's.
     if (addr % PAGESIZE != 0 || addr < PROC_START_ADDR
-        || addr < proc_slot_start(p->pid) || addr >= proc_slot_end(p->pid)) {
+        || addr < user_memory_start(p) || addr >= user_memory_end(p)) {
         return -1;
     }
     // End of exercise 6
-    vmiter it(p->pagetable, round_down(addr, PAGESIZE));
-    if (it.user()) {
-        return 0;               // already the caller's: leave it as it is
+    // A fresh zeroed page, writable, never run (W^X). A writable page the
+    // caller alone uses is as good as fresh once zeroed; any other it had
+    // there loses a user, once the new one is in place: on failure,
+    // nothing has changed.
+    vmiter it(p->pagetable, addr);
+    uintptr_t old = it.user() ? it.pa() : 0;
+    if (old && it.writable() && page_users(old) == 1) {
+        user_page_zero(p->pagetable, addr);
+        return 0;
     }
-    if (it.map(it.va(), PTE_PWU | PTE_NX) < 0) {   // data: never run (W^X)
+    uintptr_t pa = process_page_alloc(p, addr);
+    if (pa == 0) {
         return -1;
     }
-    user_zero(reinterpret_cast<void*>(it.va()), PAGESIZE);
+    if (it.map(pa, PTE_PWU | PTE_NX) < 0) {
+        kfree(pa);
+        return -1;
+    }
+    if (old) {
+        kfree(old);
+    }
     return 0;
 }
 
@@ -458,7 +517,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     char text[101];
     size_t n = 0;
     while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)) {
-        user_copy(&text[n], reinterpret_cast<const char*>(msg + n), 1);
+        user_read(p->pagetable, &text[n], msg + n, 1);
         if (text[n] == '\0') {
             break;
         }
@@ -479,8 +538,78 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
 
 [[noreturn, gnu::noinline]] static void syscall_exit(proc* p) {
     log_printf("proc %d exited\n", p->pid);
-    process_free(p, P_EXITED);
+    process_end(p, P_EXITED);
+    // Exercise 14 (exit frees memory)
+    process_memory_free(p);
+    // End of exercise 14
+    p->pagetable = nullptr;     // its slot is free for the next fork
     schedule();
+}
+
+// The child's page for the parent's user page at `va` (physical `pa`,
+// permissions `perm`): 0 if no memory is left. address_space_copy
+// (k-memory.cc) asks for each page the parent maps.
+[[maybe_unused]] static uintptr_t fork_page(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+    proc* child = static_cast<proc*>(ctx);
+    // Exercise 13 (shared read-only memory)
+    // Code and constants never change: parent and child use the same page.
+    if (!(perm & PTE_W)) {
+        page_share(pa);
+        return pa;
+    }
+    // End of exercise 13
+    uintptr_t copy = process_page_alloc(child, va);
+    if (copy) {
+        page_copy(copy, pa);
+    }
+    return copy;
+}
+
+static proc* fork_slot(const proc* parent);
+
+// The child's bookkeeping, once its memory and registers are in place: it
+// runs the parent's program, in the parent's family, from zero counters.
+// (Unused before exercise 12, whose starting code forks nothing.)
+[[maybe_unused]] static void process_forked(proc* child, const proc* parent) {
+    memcpy(child->name, parent->name, sizeof(child->name));
+    child->arg = parent->arg;
+    child->parent = parent->pid;
+    child->family = parent->family;
+    child->lives = 1;
+    child->cpu_time = child->syscalls = 0;
+    child->reason[0] = '\0';
+    // The parent is on the CPU: its segment registers are the processor's
+    // (this saves them into child->segs and, `in` being the same, loads
+    // nothing).
+    segments_switch(&child->segs, child->segs);
+    child->state = P_RUNNABLE;
+    slots_end = max(slots_end, child + 1);
+    log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
+}
+
+__attribute__((noinline)) static uint64_t syscall_fork(proc* parent) {
+    // Exercise 12 (fork)
+    // The child: a free slot, a page table of its own, a copy of the
+    // parent's memory, the parent's registers but %rax = 0 (what fork
+    // returns to it). On any failure, nothing is left behind.
+    proc* child = fork_slot(parent);
+    if (!child) {
+        return -1;
+    }
+    child->pagetable = proc_pagetable_create();
+    if (!child->pagetable) {
+        return -1;
+    }
+    if (address_space_copy(child->pagetable, parent->pagetable, user_memory_start(parent),
+                           user_memory_end(parent), fork_page, child) < 0) {
+        process_memory_free(child);
+        return -1;
+    }
+    child->regs = parent->regs;
+    child->regs.reg_rax = 0;
+    process_forked(child, parent);
+    return child->pid;
+    // End of exercise 12
 }
 
 uint64_t syscall(regstate* regs) {
@@ -500,6 +629,8 @@ uint64_t syscall(regstate* regs) {
         return syscall_page_alloc(p, regs->reg_rdi);
     case SYSCALL_EXIT:
         syscall_exit(p);
+    case SYSCALL_FORK:
+        return syscall_fork(p);
     default:
         return -1;
     }
@@ -508,22 +639,56 @@ uint64_t syscall(regstate* regs) {
 
 // ---- 5. Scheduling ----
 
-// Runs the next runnable process after `current`, round robin. With none
-// runnable, a headless run is over; otherwise wait (interrupts on) for 'q'.
-void schedule() {
-    // The slots after current's, then from the first up to current's own:
-    // two plain scans, since every yield runs them, and none past the last
-    // slot PROCS filled (no process is ever there).
-    proc* const after = current ? current + 1 : &ptable[1];
-    for (proc* p = after; p < slots_end; ++p) {
-        if (p->state == P_RUNNABLE) {
-            run(p);
+// Exercise 15 (the fork bomb)
+// A family (a boot process and its descendants) holds at most its share of
+// the slots, and families take turns on the CPU, round robin inside each:
+// forking more buys a family no more CPU.
+static bool family_full(const proc* parent) {
+    int members = 0;
+    for (proc* p = &ptable[1]; p < slots_end; ++p) {
+        members += p->state == P_RUNNABLE && p->family == parent->family;
+    }
+    return members >= max(1, process_slots / max(families, 1));
+}
+
+static proc* next_to_run() {
+    static int last_of[NPROC];          // each family's member that ran last
+    int slots = slots_end - &ptable[1];
+    int family = current ? current->family : families;
+    for (int i = 0; i != families; ++i) {
+        family = family % families + 1;     // the next family, around
+        for (int j = 1; j <= slots; ++j) {
+            proc* p = &ptable[(last_of[family] + j - 1) % slots + 1];
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
         }
     }
-    for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
-        if (p->state == P_RUNNABLE) {
-            run(p);
+    return nullptr;
+}
+// End of exercise 15
+
+// A free slot for a child of `parent`, or null.
+static proc* fork_slot(const proc* parent) {
+    if (family_full(parent)) {
+        return nullptr;
+    }
+    for (int pid = 1; pid <= process_slots; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->state != P_RUNNABLE && !p->pagetable) {
+            p->pid = pid;
+            return p;
         }
+    }
+    return nullptr;
+}
+
+// Runs the next runnable process. With none runnable, a headless run is
+// over; otherwise wait (interrupts on) for 'q'.
+void schedule() {
+    if (proc* p = next_to_run()) {
+        run(p);
     }
     cpu_release();
     if (bootopt.headless) {
@@ -592,15 +757,20 @@ static void print_summary() {
             continue;
         }
         // ticks=: its CPU time in whole timer periods; cpu=: in microseconds
-        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu", pid, p.name,
-                   state_names[p.state], p.cpu_time / tsc_per_tick, p.syscalls,
-                   p.cpu_time * 1000 / tsc_per_ms);
+        unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
+                                                       user_memory_end(&p)) : 0;
+        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu pages=%u parent=%d", pid,
+                   p.name, state_names[p.state], p.cpu_time / tsc_per_tick, p.syscalls,
+                   p.cpu_time * 1000 / tsc_per_ms, pages, p.parent);
         if (p.state == P_BROKEN) {
             log_printf(" reason=\"%s\"", p.reason);
         }
         log_printf("\n");
     }
-    char integrity[160];
+    memory_stats m = memory_count();
+    log_printf("memory free=%u used=%u shared=%u leaked=%u\n", m.free, m.used, m.shared,
+               m.leaked);
+    char integrity[240];
     integrity_report(integrity, sizeof(integrity));
     log_printf("kernel %s\n", integrity);
     log_printf("console:\n");
