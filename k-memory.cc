@@ -17,6 +17,7 @@ uintptr_t direct_map_base;
 
 static uint16_t users[NPAGES];          // page tables naming it (0: free)
 static uint8_t owner[NPAGES];           // the pid it was allocated for
+static size_t lowest_free = 1;          // no page below this one is free
 
 // What a page that is not the allocator's holds, or null if it is.
 static const char* page_role(uintptr_t pa) {
@@ -43,12 +44,22 @@ uintptr_t kalloc(int for_pid) {
     // First fit, from the bottom: the lecture's kernels keep the process
     // slots (from PROC_START_ADDR) for their processes, so their page
     // tables come from low memory.
-    for (uintptr_t pa = PAGESIZE; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
-        if (users[pa / PAGESIZE] == 0 && page_is_memory(pa) && page_claim(pa, for_pid)) {
-            return pa;
+    for (size_t i = lowest_free; i != NPAGES; ++i) {
+        if (users[i] == 0 && page_claim(i * PAGESIZE, for_pid)) {
+            lowest_free = i + 1;
+            return i * PAGESIZE;
         }
     }
+    lowest_free = NPAGES;
     return 0;
+}
+
+// Zeroes a page, 8 bytes at a time (lib.cc's memset goes byte by byte).
+static void page_zero(uintptr_t pa) {
+    auto w = pa2kva<uint64_t>(pa);
+    for (size_t i = 0; i != PAGESIZE / 8; ++i) {
+        w[i] = 0;
+    }
 }
 
 bool page_claim(uintptr_t pa, int for_pid) {
@@ -57,7 +68,7 @@ bool page_claim(uintptr_t pa, int for_pid) {
     }
     users[pa / PAGESIZE] = 1;
     owner[pa / PAGESIZE] = for_pid;
-    memset(pa2kva(pa), 0, PAGESIZE);
+    page_zero(pa);
     return true;
 }
 
@@ -69,7 +80,9 @@ void kfree(uintptr_t pa) {
     if (pa % PAGESIZE != 0 || users[pa / PAGESIZE] == 0) {
         panic("kfree(0x%lx): %s", pa, pa % PAGESIZE ? "not a page address" : "the page is free already");
     }
-    --users[pa / PAGESIZE];
+    if (--users[pa / PAGESIZE] == 0) {
+        lowest_free = min(lowest_free, pa / PAGESIZE);
+    }
 }
 
 void page_share(uintptr_t pa) {
@@ -371,7 +384,7 @@ void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
 }
 
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va) {
-    memset(pa2kva(vmiter(pt, va).pa()), 0, PAGESIZE);
+    page_zero(vmiter(pt, va).pa());
 }
 
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {

@@ -548,7 +548,8 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
 
 // The child's page for the parent's user page at `va` (physical `pa`,
 // permissions `perm`): 0 if no memory is left. address_space_copy
-// (k-memory.cc) asks for each page the parent maps.
+// (k-memory.cc) asks for each page the parent maps. (Unused before
+// exercise 12.)
 [[maybe_unused]] static uintptr_t fork_page(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm) {
     proc* child = static_cast<proc*>(ctx);
     // Exercise 13 (shared read-only memory)
@@ -565,7 +566,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     return copy;
 }
 
-static proc* fork_slot(const proc* parent);
+[[maybe_unused]] static proc* fork_slot(const proc* parent);
 
 // The child's bookkeeping, once its memory and registers are in place: it
 // runs the parent's program, in the parent's family, from zero counters.
@@ -669,8 +670,9 @@ static proc* next_to_run() {
 }
 // End of exercise 15
 
-// A free slot for a child of `parent`, or null.
-static proc* fork_slot(const proc* parent) {
+// A free slot for a child of `parent`, or null. (Unused before exercise
+// 12, whose starting code forks nothing.)
+[[maybe_unused]] static proc* fork_slot(const proc* parent) {
     if (family_full(parent)) {
         return nullptr;
     }

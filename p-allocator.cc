@@ -1,8 +1,9 @@
 // p-allocator.cc: the problem set's allocator. It grows its heap upward a
 // page at a time, one page every N iterations (N: its PROCS argument,
-// "allocator:N", or else its pid), writes each new page and re-reads every
-// page it has; when sys_page_alloc says -1 (no memory left, or the end of
-// its memory) it says so once and goes on yielding.
+// "allocator:N", or else its pid), writes each new page and reads it back,
+// and checks a word of every older page each time; when sys_page_alloc
+// says -1 (no memory left, or the end of its memory) it says so once and
+// goes on yielding.
 #include "u-heap.hh"
 
 void process_main() {
@@ -15,6 +16,9 @@ void process_main() {
         if (!stopped && i % rate == 0) {
             if (next < stack_page() && sys_page_alloc(reinterpret_cast<void*>(next)) == 0) {
                 page_fill(next, next ^ pid);
+                if (!page_holds(next, next ^ pid)) {
+                    page_lost("allocator", next);
+                }
                 next += PAGESIZE;
             } else {
                 stopped = true;
@@ -22,7 +26,7 @@ void process_main() {
                                pid, (next - first) / PAGESIZE);
             }
             for (uintptr_t va = first; va != next; va += PAGESIZE) {
-                if (!page_holds(va, va ^ pid)) {
+                if (*reinterpret_cast<volatile uint64_t*>(va) != (va ^ pid)) {
                     page_lost("allocator", va);
                 }
             }

@@ -1,8 +1,8 @@
 // p-fork.cc: the problem set's fork. The process forks into four (each
 // fork checks the registers it must keep), and then each allocates heap
 // pages like p-allocator, checking at every step that its global, a large
-// constant and its heap pages are its own, whatever the others wrote into
-// theirs. After fork, the code and constants are shared (read-only), and
+// constant and its heap pages (a word of each) are its own, whatever the
+// others wrote into theirs. After fork, the code and constants are shared (read-only), and
 // every writable page is the process's alone.
 #include "u-fork.hh"
 #include "u-heap.hh"
@@ -31,7 +31,7 @@ static void check(uintptr_t first, uintptr_t next, int pid) {
         }
     }
     for (uintptr_t va = first; va != next; va += PAGESIZE) {
-        if (!page_holds(va, va ^ pid)) {
+        if (*reinterpret_cast<volatile uint64_t*>(va) != (va ^ pid)) {
             page_lost("fork", va);
         }
     }
