@@ -318,7 +318,7 @@ def grade_9(image):
 GRADERS = {1: grade_1, 2: grade_2, 3: grade_3, 4: grade_4, 5: grade_5, 6: grade_6,
            7: grade_7, 8: grade_8, 9: grade_9}
 from grade_pset import join_pset  # noqa: E402  (the problem set: exercises 10-16)
-join_pset(sys.modules[__name__])
+join_pset(globals())
 
 
 def grade(image, numbers):

@@ -213,16 +213,28 @@ def grade_15(image):
 GRADERS = {10: grade_10, 11: grade_11, 12: grade_12, 13: grade_13, 14: grade_14, 15: grade_15}
 
 
-def join_pset(grade_module):
-    """Joins these graders to grade.py's, with its helpers. grade.Boot keeps
-    only the fields it parses; its boots keep their whole output too, for
-    the fields the problem set adds (Pset)."""
-    global g
-    g = grade_module
+class _Grade:
+    """grade.py's namespace, read at each use: the tests put their own
+    boot() there after the join (tests/test_exercises.py)."""
 
-    class Boot(grade_module.Boot):
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def __getattr__(self, name):
+        return self.namespace[name]
+
+
+def join_pset(grade_globals):
+    """Joins these graders to grade.py's (`grade_globals`: its globals()),
+    with its helpers. grade.Boot keeps only the fields it parses; its boots
+    keep their whole output too, for the fields the problem set adds
+    (Pset)."""
+    global g
+    g = _Grade(grade_globals)
+
+    class Boot(grade_globals['Boot']):
         def __init__(self, status, output, stderr):
             super().__init__(status, output, stderr)
             self.output_lines = output.splitlines()
-    grade_module.Boot = Boot
-    grade_module.GRADERS.update(GRADERS)
+    grade_globals['Boot'] = Boot
+    grade_globals['GRADERS'].update(GRADERS)

@@ -35,7 +35,7 @@ def soak_boot(index, calls_each):
     problems = []
     if b.status != 0:
         problems.append(f'exit status {b.status}' + (' (kernel panic)' if b.status == 1 else ''))
-    if b.integrity != 'text=ok pagetables=ok':
+    if b.integrity != weensy.INTEGRITY_OK:
         problems.append(f'integrity line {b.integrity!r}')
     counted = 0
     for pid in range(1, FUZZERS_PER_BOOT + 1):

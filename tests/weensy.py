@@ -6,7 +6,7 @@ with t.boot(...), and states what must hold with t.check(...). t.boot() runs
 `run-qemu headless` (the engine behind `make run-headless`) and parses the
 summary the kernel prints; it also checks on every boot that the exit status
 is the expected one and that the kernel's integrity line reads
-`kernel text=ok pagetables=ok`.
+`kernel text=ok pagetables=ok memory=ok`.
 
 Every boot and every make the tests start sets every run setting itself
 (settings()), so neither the environment nor a config.mk changes what a test
@@ -274,10 +274,13 @@ def processes():
 # ---- Boots ----
 
 class Proc:
-    """One `proc <pid> <name> <state> ticks=N syscalls=N cpu=US [reason="..."]`
-    line (cpu: microseconds it ran)."""
+    """One `proc <pid> <name> <state> ticks=N syscalls=N cpu=US pages=N
+    parent=PID [reason="..."]` line (cpu: microseconds it ran; pages: the
+    user pages it maps; parent: the pid that forked it, 0 for a boot
+    process). Fields it does not know are skipped, as the contract says."""
     LINE = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) '
-                      r'syscalls=(\d+)(?: cpu=(\d+))?(?: reason="([^"]*)")?$')
+                      r'syscalls=(\d+)(?: cpu=(\d+))?(?: pages=(\d+))?(?: parent=(\d+))?'
+                      r'(?: [a-z_]+=[^" ]*)*(?: reason="([^"]*)")?$')
 
     def __init__(self, m):
         self.pid = int(m.group(1))
@@ -286,11 +289,14 @@ class Proc:
         self.ticks = int(m.group(4))
         self.syscalls = int(m.group(5))
         self.cpu = int(m.group(6)) if m.group(6) is not None else None
-        self.reason = m.group(7)
+        self.pages = int(m.group(7)) if m.group(7) is not None else None
+        self.parent = int(m.group(8)) if m.group(8) is not None else None
+        self.reason = m.group(9)
 
     def __repr__(self):
         return (f'proc {self.pid} {self.name} {self.state} ticks={self.ticks} '
-                f'syscalls={self.syscalls} reason={self.reason!r}')
+                f'syscalls={self.syscalls} pages={self.pages} parent={self.parent} '
+                f'reason={self.reason!r}')
 
 
 class Boot:
@@ -308,6 +314,7 @@ class Boot:
         self.ticks = None
         self.procs = {}
         self.integrity = None
+        self.memory = None      # {free, used, shared, leaked}: pages
         self.console = []
         self._parse_summary()
 
@@ -330,6 +337,7 @@ class Boot:
             if block['complete'] or not found:
                 found = block['complete']
                 self.ticks, self.procs = block['ticks'], block['procs']
+                self.memory = block['memory']
                 self.integrity, self.console = block['integrity'], block['console']
 
     def _summary_block(self, i):
@@ -338,13 +346,18 @@ class Boot:
         lines = self.lines
         m = re.match(r'^summary: ticks=(\d+)$', lines[i])
         block = {'ticks': int(m.group(1)) if m else None, 'procs': {}, 'integrity': None,
-                 'console': [], 'complete': False}
+                 'memory': None, 'console': [], 'complete': False}
         i += 1
         while i < len(lines) and lines[i].startswith('proc '):
             m = Proc.LINE.match(lines[i])
             if m:
                 p = Proc(m)
                 block['procs'][p.pid] = p
+            i += 1
+        m = re.match(r'^memory free=(\d+) used=(\d+) shared=(\d+) leaked=(\d+)$',
+                     lines[i] if i < len(lines) else '')
+        if m:
+            block['memory'] = dict(zip(('free', 'used', 'shared', 'leaked'), map(int, m.groups())))
             i += 1
         if i < len(lines) and lines[i].startswith('kernel '):
             block['integrity'] = lines[i][len('kernel '):]
@@ -542,6 +555,9 @@ class Tmux:
 
 # ---- Tests ----
 
+# The integrity line of a run in which nothing went wrong.
+INTEGRITY_OK = 'text=ok pagetables=ok memory=ok'
+
 class TestFailure(Exception):
     pass
 
@@ -607,8 +623,8 @@ class T:
         if status is not None:
             self.check(b.status == status, f'expected exit status {status}, got {b.status}')
         if summary and b.status in (0, 1):
-            self.check(b.integrity == 'text=ok pagetables=ok',
-                       f'kernel integrity line is {b.integrity!r}, not "text=ok pagetables=ok"')
+            self.check(b.integrity == INTEGRITY_OK,
+                       f'kernel integrity line is {b.integrity!r}, not "{INTEGRITY_OK}"')
         return b
 
     def proc(self, b, pid, name=None, state=None):
