@@ -4,7 +4,7 @@
 // it by (k - 1) * PROC_SLOT_SIZE and applies its R_X86_64_RELATIVE
 // relocations, so any program runs in any slot without being rebuilt. Its
 // pages come from process_page_alloc (kernel.cc), fresh and zeroed, and
-// the kernel writes them through its direct map (user_write), whatever
+// the kernel writes them through its direct map (pagetable_write), whatever
 // page table it runs on. No page is both writable and executable.
 #include "kernel.hh"
 #include "elf.h"
@@ -105,7 +105,7 @@ static bool image_load(x86_64_pagetable* pt, const program_dir_entry* e, uint64_
         if (!image_read(e, offset, chunk, n)) {
             return false;
         }
-        user_write(pt, va, chunk, n);
+        pagetable_write(pt, va, chunk, n);
         offset += n;
         va += n;
         size -= n;
@@ -161,7 +161,7 @@ static const char* relocate(x86_64_pagetable* pt, uintptr_t dynamic, uintptr_t d
             return "relocation outside the program";
         }
         uint64_t value = r.r_addend + delta;
-        user_write(pt, target, &value, sizeof(value));
+        pagetable_write(pt, target, &value, sizeof(value));
     }
     return nullptr;
 }

@@ -72,6 +72,20 @@ bool page_claim(uintptr_t pa, int for_pid) {
     return true;
 }
 
+// The lecture's kernels, before exercise 10: a process's page is the
+// physical page at its own virtual address. A page of the allocator's is
+// counted (0 if it is in use); any other is handed out as it is, zeroed:
+// before exercise 6 a process may even be given a kernel page.
+uintptr_t page_at_same_address(uintptr_t va, int for_pid) {
+    if (va >= MEMSIZE_PHYSICAL || va % PAGESIZE != 0) {
+        return 0;
+    } else if (page_is_memory(va)) {
+        return page_claim(va, for_pid) ? va : 0;
+    }
+    page_zero(va);
+    return va;
+}
+
 void kfree(uintptr_t pa) {
     // Freeing what the allocator never gave is a kernel bug: stop loudly.
     if (const char* role = page_role(pa)) {
@@ -201,8 +215,12 @@ void kernel_pagetable_init() {
     for (uintptr_t pa = PAGESIZE; pa != PROC_START_ADDR; pa += PAGESIZE) {
         kernel_map(pa, pa, kernel_page_perm(pa), "the kernel");
     }
+    // The kernel's code and constants stay read-only through this alias too.
+    uintptr_t rodata_end = reinterpret_cast<uintptr_t>(kernel_rodata_end);
     for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
-        kernel_map(KERNEL_DIRECT_MAP + pa, pa, PTE_P | PTE_W | PTE_NX, "physical memory");
+        bool text = pa >= KERNEL_START_ADDR && pa < rodata_end;
+        kernel_map(KERNEL_DIRECT_MAP + pa, pa, PTE_P | PTE_NX | (text ? 0 : PTE_W),
+                   "physical memory");
     }
     const uintptr_t apics[] = {lapic_page(), ioapic_page()};
     for (uintptr_t pa : apics) {
@@ -370,9 +388,21 @@ void user_zero(void* dst, size_t n) {
     }
 }
 
-// Through the direct map, a page at a time: the kernel's own alias of the
-// page is kernel-only, so SMAP has nothing to say.
+// On the process's own table (the processor's), through the process's own
+// addresses, as user_copy does; on another (PTSWITCH=1, or a table being
+// loaded), through the direct map, a page at a time: the kernel's own
+// alias of the page is kernel-only, so SMAP has nothing to say.
 void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
+    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+        user_copy(reinterpret_cast<void*>(va), src, n);
+    } else {
+        pagetable_write(pt, va, src, n);
+    }
+}
+
+// The kernel's own writes into the memory `pt` maps (the loader's, even
+// into read-only code): always through the direct map.
+void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
     auto s = static_cast<const uint8_t*>(src);
     while (n != 0) {
         size_t chunk = min(n, PAGESIZE - va % PAGESIZE);
@@ -388,6 +418,10 @@ void user_page_zero(x86_64_pagetable* pt, uintptr_t va) {
 }
 
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {
+    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+        user_copy(dst, reinterpret_cast<const void*>(va), n);
+        return;
+    }
     auto d = static_cast<uint8_t*>(dst);
     while (n != 0) {
         size_t chunk = min(n, PAGESIZE - va % PAGESIZE);

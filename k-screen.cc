@@ -203,9 +203,13 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
     } else {
         r.text(dim, "    - ..........       -/s ");
     }
-    unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
-                                                   user_memory_end(&p)) : 0;
-    r.text(plain, "%3u pg par %-2d", pages, p.parent);
+    if (p.state != P_BROKEN) {
+        // (A killed process has given its pages back: its row has the
+        // room for why it was killed instead.)
+        unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
+                                                       user_memory_end(&p)) : 0;
+        r.text(plain, "%3u pg par %-2d", pages, p.parent);
+    }
     if (p.state == P_BROKEN) {
         char why[CONSOLE_COLUMNS];
         shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);

@@ -654,12 +654,17 @@ static bool family_full(const proc* parent) {
 
 static proc* next_to_run() {
     static int last_of[NPROC];          // each family's member that ran last
-    int slots = slots_end - &ptable[1];
     int family = current ? current->family : families;
     for (int i = 0; i != families; ++i) {
-        family = family % families + 1;     // the next family, around
-        for (int j = 1; j <= slots; ++j) {
-            proc* p = &ptable[(last_of[family] + j - 1) % slots + 1];
+        family = family == families ? 1 : family + 1;   // the next family, around
+        proc* const last = &ptable[last_of[family]];
+        for (proc* p = last + 1; p < slots_end; ++p) {
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
+        }
+        for (proc* p = &ptable[1]; p <= last && p < slots_end; ++p) {
             if (p->state == P_RUNNABLE && p->family == family) {
                 last_of[family] = p->pid;
                 return p;

@@ -215,6 +215,7 @@ void kfree(uintptr_t pa);               // one user fewer: free at the last
 void page_share(uintptr_t pa);          // one user more (fork's shared pages)
 unsigned page_users(uintptr_t pa);
 bool page_claim(uintptr_t pa, int owner);   // that very page, if it is free
+uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
 bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
 void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 8 bytes at a time
 bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
@@ -245,6 +246,7 @@ void user_zero(void* dst, size_t n);
 // the direct map, whatever table the processor is on. Check first.
 void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
+void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
 // Pages: free, used, shared (more than one user), leaked (used, in no
 // table); and the audit: "ok", or the first discrepancy, by page and pid.

@@ -1,5 +1,6 @@
 """Keys typed in the OS screen: m shows the memory map, i checks the kernel's
 integrity on demand, q powers the machine off."""
+import weensy
 from weensy import test
 
 
