@@ -74,9 +74,33 @@
 // to run the process's pages, or touch them outside user_copy/user_zero.
 // So entries and exits leave %cr3 alone; run() loads another table only
 // when another process gets the processor, and the kernel moves to its own
-// table only to free the one it runs on. The boot option PTSWITCH=1 brings
-// back the switch the lecture's kernel makes on every entry
-// (kernel_pagetable) and exit (the process's), to measure what it costs.
+// table only to free the one it runs on.
+//
+// PTSWITCH=1, a boot option, brings back the switch the lectures describe
+// on every entry from a process (to kernel_pagetable) and every exit to
+// one (to its own table), to measure what it costs. This is its whole
+// mechanism: the two macros below, used by every entry and every exit,
+// and the flag `ptswitch` (kernel.hh), which read_boot_options() sets.
+
+// From a process into the kernel: kernel_pagetable, if PTSWITCH=1.
+// Clobbers %rax.
+.macro PTSWITCH_TO_KERNEL
+    cmpb $0, ptswitch(%rip)
+    je .Lptswitch_skip\@
+    movq kernel_pagetable(%rip), %rax
+    movq %rax, %cr3
+.Lptswitch_skip\@:
+.endm
+
+// Back to the process whose regstate is at %rsp (inside its struct proc):
+// its own page table, if PTSWITCH=1. Clobbers %rcx.
+.macro PTSWITCH_TO_PROCESS
+    cmpb $0, ptswitch(%rip)
+    je .Lptswitch_skip\@
+    movq PROC_PAGETABLE - PROC_REGS(%rsp), %rcx
+    movq %rcx, %cr3
+.Lptswitch_skip\@:
+.endm
 
     .text
 
@@ -94,9 +118,11 @@ kernel_entry:
 // On entry (SDM vol. 2B, SYSCALL): %rcx = the process's next %rip,
 // %r11 = its %rflags, CPL 0, and IF, TF, DF, AC, IOPL cleared
 // (MSR_IA32_FMASK). %rsp is still the process's and may be anything, so no
-// memory access may use it. MSR_IA32_LSTAR names syscall_entry, or with
-// PTSWITCH=1 syscall_entry_ptswitch: the same code, with the %cr3 loads.
-.macro SYSCALL_ENTRY ptswitch
+// memory access may use it. MSR_IA32_LSTAR names this entry.
+    .globl syscall_entry
+    .type syscall_entry, @function
+    .balign 16
+syscall_entry:
     movq %rsp, syscall_user_rsp(%rip)
     movq kernel_tss + TSS_RSP0(%rip), %rsp  // just past current->regs
     // The same frame an interrupt from CPL 3 would push, built by hand:
@@ -120,26 +146,11 @@ kernel_entry:
     movq %rsp, %rdi                         // regstate* = &current->regs
     movq %rsp, %rbx                         // kept across the call (callee-saved)
     movq $KERNEL_STACK_TOP, %rsp
-    .if \ptswitch
-    movq kernel_pagetable(%rip), %rax
-    movq %rax, %cr3
-    .endif
+    PTSWITCH_TO_KERNEL
     call syscall
     // syscall() returned: resume the same process with %rax = its result.
     // (A system call that switches processes never returns here.)
     movq %rbx, %rsp                         // &current->regs
-    .if \ptswitch
-    movq current(%rip), %rdi
-    movq PROC_PAGETABLE(%rdi), %rdi
-    movq %rdi, %cr3
-    .endif
-.endm
-
-    .globl syscall_entry
-    .type syscall_entry, @function
-    .balign 16
-syscall_entry:
-    SYSCALL_ENTRY 0
     // fall through to sysret_from_regs
 
 // Resumes the process whose regstate is at %rsp, which entered through
@@ -149,8 +160,9 @@ syscall_entry:
 // goes this way. The flags are as run() (or the process itself, at
 // `syscall`) left them: sysretq keeps neither VM nor RF.
 sysret_from_regs:
+    PTSWITCH_TO_PROCESS
     movq REGS_RIP(%rsp), %rcx
-    shrq $47, %rcx
+    shrq $CANONICAL_LOW_BITS, %rcx
     jnz 1f
     addq $16, %rsp                          // %rax is the result; %rcx comes next
     RESTORE_GPRS_FROM_RDX                   // %rsp = &p->regs.reg_intno
@@ -160,13 +172,6 @@ sysret_from_regs:
     sysretq
 1:  movq %rax, (%rsp)                       // reg_rax: the result
     jmp iret_from_regs
-
-    .globl syscall_entry_ptswitch
-    .type syscall_entry_ptswitch, @function
-    .balign 16
-syscall_entry_ptswitch:
-    SYSCALL_ENTRY 1
-    jmp sysret_from_regs
 
 // return_to_process_sysret(proc* p): resumes p, which entered the kernel
 // through `syscall`, with the registers in p->regs.
@@ -184,6 +189,7 @@ return_to_process_sysret:
 return_to_process_iret:
     leaq PROC_REGS(%rdi), %rsp              // %rsp = &p->regs
 iret_from_regs:
+    PTSWITCH_TO_PROCESS
     RESTORE_GPRS                            // %rsp = &p->regs.reg_intno
     addq $16, %rsp                          // skip reg_intno, reg_errcode
     iretq                                   // pops rip, cs, rflags, rsp, ss
@@ -197,6 +203,10 @@ iret_from_regs:
 // counter rather than by a macro per vector, which needs GNU as's .altmacro
 // (Clang's assembler has none); each records its own address in the table
 // through the local label 1.
+//
+// The vectors whose exceptions push an error code (SDM vol. 3, 6.15):
+#define INT_HAS_ERRCODE(v) ((v) == INT_DF || ((v) >= INT_TS && (v) <= INT_PF) \
+    || (v) == INT_AC || (v) == INT_CP || (v) == INT_VC || (v) == INT_SX)
     .section .rodata
     .balign 8
     .globl exception_entry_table
@@ -209,7 +219,7 @@ exception_stubs:
     vector = 0
     .rept 256
     .balign 16
-1:  .if vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 || vector == 29 || vector == 30
+1:  .if INT_HAS_ERRCODE(vector)
     .else
     pushq $0                                // reg_errcode
     .endif
@@ -253,11 +263,8 @@ exception_common:
     iretq
 1:  movq $KERNEL_STACK_TOP, %rsp            // a fresh kernel stack
     CLEAR_FLAGS
-    cmpb $0, ptswitch_on_entry(%rip)
-    je 2f
-    movq kernel_pagetable(%rip), %rax
-    movq %rax, %cr3
-2:  call exception
+    PTSWITCH_TO_KERNEL
+    call exception
     // exception() for a process always ends in run() or schedule().
     ud2
 
@@ -267,7 +274,7 @@ exception_common:
 // (one CPU, interrupts off: no one else uses it meanwhile).
 syscall_user_rsp:
     .quad 0
-// PTSWITCH=1: exception entries from a process load kernel_pagetable.
-    .globl ptswitch_on_entry
-ptswitch_on_entry:
+// PTSWITCH=1: the kernel's own page table on every entry (see above).
+    .globl ptswitch
+ptswitch:
     .byte 0

@@ -166,11 +166,44 @@ static void syscall_init() {
     wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK | FL_VM);
 }
 
-// PTSWITCH=1: every entry moves to kernel_pagetable and every exit back to
-// the process's table, the way the lecture's kernel does (k-exception.S).
-void syscall_use_ptswitch() {
-    wrmsr(MSR_IA32_LSTAR, reinterpret_cast<uintptr_t>(syscall_entry_ptswitch));
-    ptswitch_on_entry = true;
+
+// ---- Exceptions: what the processor said ----
+
+static const char* const exception_names[32] = {
+    "divide error", "debug exception", "non-maskable interrupt", "breakpoint",
+    "overflow", "bound range exceeded", "invalid opcode", "device not available",
+    "double fault", "coprocessor segment overrun", "invalid TSS",
+    "segment not present", "stack-segment fault", "general protection fault",
+    "page fault", "exception 15", "x87 floating-point error", "alignment check",
+    "machine check", "SIMD floating-point error", "virtualization exception",
+    "control protection exception", "exception 22", "exception 23",
+    "exception 24", "exception 25", "exception 26", "exception 27",
+    "exception 28", "exception 29", "exception 30", "exception 31"
+};
+
+// Describes the fault in `regs`: its name, and what the processor said.
+void describe_fault(const regstate* regs, char* buf, size_t size) {
+    const char* name = exception_names[regs->reg_intno & 31];
+    uint64_t err = regs->reg_errcode;
+    if (regs->reg_intno == INT_PF) {
+        const char* access = err & PFERR_FETCH ? "instruction fetch from"
+            : (err & PFERR_WRITE ? "write to" : "read from");
+        snprintf(buf, size, "page fault: %s 0x%lx (%s), rip=0x%lx", access, rdcr2(),
+                 err & PFERR_PRESENT ? "protection violation" : "page not present",
+                 regs->reg_rip);
+    } else if (err != 0 && (err & SELERR_IDT)) {
+        // The error code names an IDT entry: an `int $N` at a closed gate.
+        uint64_t vector = quirk_int_vector(regs);
+        snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
+                 name, vector, vector, regs->reg_rip);
+    } else if (err != 0) {
+        // Bits 0-1 are flags (SELERR_EXT, SELERR_IDT); bit 2 says LDT, which
+        // is part of the selector: 0xc is not the kernel's code segment 0x8.
+        snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~SELERR_FLAGS,
+                 regs->reg_rip);
+    } else {
+        snprintf(buf, size, "%s, rip=0x%lx", name, regs->reg_rip);
+    }
 }
 
 
@@ -230,18 +263,18 @@ void lapic_eoi() {
 static uint32_t lapic_timer_hz(uint64_t& tsc_hz) {
     const unsigned calib_hz = 100;      // measure for 1/100 s
     const unsigned count = PIT_HZ / calib_hz;
-    outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate channel 2 on, speaker off
-    outb(0x43, 0xB0);                   // channel 2, lobyte/hibyte, mode 0
-    outb(0x42, count & 0xFF);
-    outb(0x42, count >> 8);
+    outb(PORT_B, (inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2);
+    outb(PIT_COMMAND, PIT_SELECT(2) | PIT_LOHI | PIT_MODE0);
+    outb(PIT_CHANNEL2, count & 0xFF);
+    outb(PIT_CHANNEL2, count >> 8);
     lapic_reg(LAPIC_TIMER_DIVIDE) = LAPIC_DIVIDE_1;
     lapic_reg(LAPIC_LVT_TIMER) = LAPIC_LVT_MASKED;
-    uint8_t gate = inb(0x61) & ~0x01;
-    outb(0x61, gate);                   // restart the count: gate low,
-    outb(0x61, gate | 0x01);            // then high
+    uint8_t gate = inb(PORT_B) & ~PORT_B_GATE2;
+    outb(PORT_B, gate);                 // restart the count: gate low,
+    outb(PORT_B, gate | PORT_B_GATE2);  // then high
     lapic_reg(LAPIC_TIMER_INITIAL) = 0xFFFFFFFF;
     uint64_t tsc_start = rdtsc();
-    while (!(inb(0x61) & 0x20)) {       // OUT2 goes high at terminal count
+    while (!(inb(PORT_B) & PORT_B_OUT2)) {  // high at terminal count
         pause();
     }
     uint32_t elapsed = 0xFFFFFFFF - lapic_reg(LAPIC_TIMER_CURRENT);
@@ -310,7 +343,8 @@ bool smap_on;
 //   SMAP: the kernel faults if it touches a user-accessible page, except
 //     inside user_copy and user_zero (k-memory.cc), with AC set.
 // SMEP and SMAP need the kernel's own pages to be kernel-only: the
-// lecture's kernel before exercise 4 marks them PTE_U, and runs without.
+// before-4 kernels (exercise 4's starting code) mark them PTE_U, and run
+// without, saying so in the log and on the console.
 // Called once the kernel runs on kernel_pagetable.
 void protections_init() {
     uint32_t max_leaf = cpuid(0).eax;
@@ -332,6 +366,12 @@ void protections_init() {
                cr4 & CR4_SMEP ? "on" : "off", cr4 & CR4_SMAP ? "on" : "off",
                cr4 & CR4_UMIP ? "on" : "off",
                kernel_only ? "" : " (kernel pages are user-accessible: no SMEP, SMAP)");
+    // Said on screen too: solving exercise 4 turns them on, and a student
+    // should see that it did.
+    if (!kernel_only && (f7.ebx & (CPUID_7_EBX_SMEP | CPUID_7_EBX_SMAP))) {
+        console_printf(CS_YELLOW "SMEP and SMAP stay off: kernel pages are user-accessible"
+                       " (exercise 4)\n");
+    }
 }
 
 void hardware_init() {
@@ -484,12 +524,15 @@ void read_boot_options(boot_options& opt) {
     number_option("hz", opt.hz, 1, 10000);
     number_option("ticks", opt.ticks, 1, 1UL << 40);
     number_option("respawn", opt.respawn, 0, 1000000);
-    uint64_t headless = 0, ptswitch = 0;
+    uint64_t headless = 0, switch_tables = 0;
     number_option("headless", headless, 0, 1);
-    number_option("ptswitch", ptswitch, 0, 1);
+    number_option("ptswitch", switch_tables, 0, 1);
     opt.headless = headless;
-    opt.ptswitch = ptswitch;
+    ptswitch = switch_tables;   // k-exception.S's entries and exits read it
     fw_cfg_option("view", opt.view, sizeof(opt.view));
+    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s\n", opt.procs, opt.hz,
+               opt.headless ? " headless" : "",
+               ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
 }
 
 

@@ -29,7 +29,7 @@ static const char* page_role(uintptr_t pa) {
         return "kernel";
     } else if (pa == CONSOLE_ADDR) {
         return "console";
-    } else if (pa == EBDA_PAGE || (pa >= 0xA0000 && pa < PROC_START_ADDR)
+    } else if (pa == EBDA_PAGE || (pa >= HARDWARE_HOLE_START && pa < PROC_START_ADDR)
                || pa >= MEMSIZE_PHYSICAL) {
         return "reserved";
     }
@@ -238,16 +238,34 @@ void kernel_pagetable_init() {
 
 // ---- Process page tables ----
 
-// Frees every page of a page table tree, from `level` down, but the
-// shared high gigabyte's. (The pages it maps are freed separately.)
-static void pagetable_free_tree(x86_64_pagetable* pt, int level) {
-    for (int i = 0; level > 0 && i != (1 << PAGEINDEXBITS); ++i) {
-        x86_64_pagetable* next = next_table(pt, i);
-        if (next && !(level == 2 && pagetable_kva(pt)->entry[i] == high_gigabyte(kernel_pagetable))) {
-            pagetable_free_tree(next, level - 1);
+// Calls visit(page, arg) for every page-table page of the tree under `pt`,
+// `pt` itself last (so `visit` may free each), but not for the high
+// gigabyte's pages, which every process table shares with kernel_pagetable
+// (they are visited with it). Tables are read through the direct map.
+void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void*), void* arg) {
+    struct walker {
+        x86_64_pagetable* root;
+        void (*visit)(x86_64_pagetable*, void*);
+        void* arg;
+        void walk(x86_64_pagetable* t, int level) {
+            for (int i = 0; level > 0 && i != (1 << PAGEINDEXBITS); ++i) {
+                x86_64_pagetable* next = next_table(t, i);
+                bool shared = pagetable_kva(t)->entry[i] == high_gigabyte(kernel_pagetable)
+                    && root != kernel_pagetable;
+                if (next && !shared) {
+                    walk(next, level - 1);
+                }
+            }
+            visit(t, arg);
         }
-    }
-    pagetable_free(pt);
+    };
+    walker{pt, visit, arg}.walk(pt, PAGETABLE_TOP_LEVEL);
+}
+
+// Frees every page of a page table tree (the pages it maps are freed
+// separately).
+static void pagetable_free_tree(x86_64_pagetable* pt) {
+    pagetable_pages(pt, [](x86_64_pagetable* page, void*) { pagetable_free(page); }, nullptr);
 }
 
 // The kernel's mappings below PROC_START_ADDR, copied entry by entry into a
@@ -281,14 +299,14 @@ x86_64_pagetable* proc_pagetable_create() {
 
 void proc_pagetable_free(x86_64_pagetable* pt) {
     if (pt == kernel_pagetable) {
-        return;     // processes sharing the kernel's table (the handout) never free it
+        return;     // the before-8 kernels' processes share it (exercise 8): never freed
     }
     // The kernel may be running on this very table (it stays on the
     // process's): move to its own before the pages can be reused.
     if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
         wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
     }
-    pagetable_free_tree(pt, 3);
+    pagetable_free_tree(pt);
 }
 
 void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {

@@ -10,7 +10,7 @@
 // ---- Kernel symbols ----
 
 // Shortens a C++ symbol to its qualified name: "_ZN6vmiter4findEm" becomes
-// "vmiter::find", "_ZL10timer_tickv" "timer_tick". Other names are kept.
+// "vmiter::find", "_ZL10charge_cpum" "charge_cpu". Other names are kept.
 static void simplify_symbol(const char* sym, char* out, size_t size) {
     size_t n = 0;
     const char* s = sym;

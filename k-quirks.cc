@@ -1,8 +1,7 @@
 // k-quirks.cc: defenses against behaviour of QEMU's emulator (TCG, QEMU 7.2)
-// that real x86-64 processors do not have. The lecture's kernel does not
-// need them on real hardware; WeensyOS runs on QEMU, so a hostile process
-// would find each of these holes (tests/programs/ has one program per
-// hole). kernel.cc calls each with one line.
+// that real x86-64 processors do not have. On real hardware the kernel
+// would not need them; WeensyOS runs on QEMU, so a hostile process would
+// find each of these holes (tests/programs/ has one program per hole).
 //
 // 1. Virtual-8086 mode from 64-bit code. A 32-bit `iretl` at CPL 3 with
 //    FL_VM in the popped flags enters virtual-8086 mode (real processors
@@ -16,10 +15,30 @@
 //    vector in the error code's bits 3-15; QEMU before 8.0 reports 2N in
 //    64-bit mode (QEMU issue 1382). quirk_int_vector() reads N from the
 //    process's instruction instead.
+//
+// Every place outside this file that answers one of them (file:line,
+// checked by tests/test_source.py, so this list cannot go stale):
+//   kernel.cc:244       `entered_from_process` decides who faulted (1)
+//   k-exception.S:255   `FL_VM`: the entry's own test, for the stack (1)
+//   k-hardware.cc:23    `X86SEG_DB`: data segments as sysretq's %ss (1)
+//   k-hardware.cc:83    `user_selector` drops an escapee's real-mode selectors (1)
+//   k-hardware.cc:161   `syscall_entry_compat` is the CSTAR entry (1)
+//   k-hardware.cc:166   `FL_VM` cleared by `syscall` (1)
+//   k-hardware.cc:196   `quirk_int_vector` names the vector of `int $N` (2)
+//   k-watchdog.cc:88    `quirk_stop_vm86_escapee` on every watchdog tick (1)
 #include "kernel.hh"
 
 bool entered_from_vm86(const regstate* regs) {
     return regs->reg_rflags & FL_VM;
+}
+
+// Whether the kernel was entered from a process. The low two bits of the
+// saved %cs are the privilege level the processor was running at, 0 for
+// the kernel and 3 for a process; but a process in virtual-8086 mode may
+// hold any %cs, even one whose low bits are 0. The kernel never runs in
+// that mode, so FL_VM set means a process too.
+bool entered_from_process(const regstate* regs) {
+    return (regs->reg_cs & 3) == 3 || entered_from_vm86(regs);
 }
 
 // `syscall` from virtual-8086 mode enters through MSR_IA32_CSTAR (the

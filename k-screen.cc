@@ -11,7 +11,6 @@
 // paint over the panel. So the kernel repaints all of it at least ten times
 // a second (every HZ/10 ticks), and a forgery lasts no longer than that.
 #include "kernel.hh"
-#include "lecture-sets.h"
 #include "k-vmiter.hh"
 
 // ---- Layout ----
@@ -35,17 +34,6 @@ static int panel_procs;         // process rows: the highest pid in use, at most
 static int shown_top;           // the console region's first row, as last drawn
 static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s)
 
-// The lecture keys: 0 the default pair, N the attack of exercise N beside
-// Alice, in the lectures' order: generated from exercises/catalog.txt, the
-// one list of the exercises (obj/lecture-sets.h, by the GNUmakefile).
-static const char* const lecture_sets[] = {LECTURE_SETS};
-// The problem set's keys, as the pset has them: four allocators, fork,
-// forkexit.
-static const struct {
-    char key;
-    const char* procs;
-} pset_sets[] = {{'a', "allocator allocator allocator allocator"}, {'f', "fork"},
-                 {'e', "forkexit"}};
 
 // ---- Colours: CGA attributes, foreground in bits 8-11, background 12-14 ----
 #define CGA(fg, bg)     ((uint16_t) ((bg) << 12 | (fg) << 8))
@@ -152,8 +140,6 @@ static bool last_second(const sample*& now, const sample*& then) {
 
 // ---- The process rows ----
 
-static const char* const state_words[] = {"not loaded", "runnable", "exited", "killed"};
-
 // Copies a kill reason into `out`, at most `width` characters, dropping
 // what a glance can do without: the details in parentheses, then, if it
 // is still too long, the ", rip=..." tail.
@@ -215,15 +201,18 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
         shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);
         r.text(CGA(LIGHTRED, BLACK), " killed: %s", why);
     } else {
-        r.text(p.state == P_RUNNABLE ? plain : dim, " %s", state_words[p.state]);
+        // A slot PROCS named is free only if its program failed to load.
+        r.text(p.state == P_RUNNABLE ? plain : dim, " %s",
+               p.state == P_FREE ? "not loaded" : proc_state_name(p.state));
     }
     r.show(row);
 }
 
 static void draw_help_row() {
     screen_row r(title_color);
-    r.text(title_color, " WeensyOS q quit v view m map i check 0 alice+eve 1-8 attack"
-           " a alloc f fork e forkexit");
+    char help[CONSOLE_COLUMNS + 1];
+    keys_help(help, sizeof(help));      // from the keys' table (k-keys.cc)
+    r.text(title_color, "%s", help);
     r.show(0);
 }
 
@@ -247,7 +236,7 @@ static void physical_map(uint16_t* cells) {
         int o = page_owner[pa / PAGESIZE];
         if (pa == CONSOLE_ADDR) {
             c = bright | 'C';
-        } else if (pa >= 0xA0000 && pa < PROC_START_ADDR) {
+        } else if (pa >= HARDWARE_HOLE_START && pa < PROC_START_ADDR) {
             c = dim | 'R';
         } else if ((pa >= KERNEL_START_ADDR && pa < kernel_end_pa)
                    || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
@@ -444,8 +433,17 @@ void screen_tick() {
     }
 }
 
-// Restarts the machine's processes with the set `procs` (key `key`).
-[[noreturn]] static void restart_with(int key, const char* procs) {
+void screen_next_view() {
+    // Physical map, then each process's virtual memory, then the plain
+    // console, then around again.
+    view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
+        : (view < highest_pid() ? view + 1 : VIEW_CONSOLE);
+    log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
+               : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
+    redraw();
+}
+
+void screen_restart(int key, const char* procs) {
     set_procs = panel_procs = min(program_count(procs), PANEL_ROWS);
     view = view > 0 ? VIEW_PHYSICAL : view;
     nsamples = 0;
@@ -453,26 +451,7 @@ void screen_tick() {
     shown_top = 0;
     set_region();
     console_printf(CS_WHITE "key %c: restarting with PROCS=\"%s\"\n", key, procs);
-    processes_restart(procs);
-}
-
-void screen_key(int key) {
-    if (key == 'v') {
-        // Physical map, then each process's virtual memory, then the plain
-        // console, then around again.
-        view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
-            : (view < highest_pid() ? view + 1 : VIEW_CONSOLE);
-        log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
-                   : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
-        redraw();
-    } else if (key >= '0' && key < '0' + (int) arraysize(lecture_sets)) {
-        restart_with(key, lecture_sets[key - '0']);
-    }
-    for (auto& set : pset_sets) {
-        if (key == set.key) {
-            restart_with(key, set.procs);
-        }
-    }
+    processes_restart(procs);           // does not return
 }
 
 

@@ -39,6 +39,4 @@ class vmiter {
     uint64_t nx_;               // PTE_NX if an entry above it forbids execution
     uintptr_t va_;
 };
-
-#define UINTPTR_MAX (~(uintptr_t) 0)
 #endif

@@ -31,9 +31,9 @@ static unsigned stuck_after;            // watchdog ticks without a timer tick
 
 void watchdog_init(unsigned timer_hz) {
     const unsigned count = PIT_HZ / WATCHDOG_HZ;
-    outb(0x43, 0x34);                   // PIT channel 0, lobyte/hibyte, mode 2 (rate)
-    outb(0x40, count & 0xFF);
-    outb(0x40, count >> 8);
+    outb(PIT_COMMAND, PIT_SELECT(0) | PIT_LOHI | PIT_MODE2);
+    outb(PIT_CHANNEL0, count & 0xFF);
+    outb(PIT_CHANNEL0, count >> 8);
     ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN) + 1, lapic_id() << 24);
     ioapic_write(IOAPIC_REDIRECTION(IOAPIC_PIT_PIN), IOAPIC_DELIVER_NMI);
     stuck_after = max(WATCHDOG_HZ * STUCK_MS / 1000, 3 * WATCHDOG_HZ / timer_hz);
@@ -77,8 +77,7 @@ void watchdog(regstate* regs, bool from_process) {
         quiet = 0;
     } else if (++quiet >= stuck_after) {
         report_stuck(regs, from_process);
-        int key = keyboard_poll();
-        if (key == 'q' || key == 3 /* Control-C */) {
+        if (key_quits(keyboard_poll())) {
             poweroff(POWEROFF_NORMAL);
         }
     }

@@ -1,8 +1,10 @@
 // kernel.cc: the WeensyOS kernel's policy, in the order things happen:
 // start the machine, load processes, handle exceptions and interrupts,
-// handle system calls, schedule, run. Hardware plumbing lives in
-// k-hardware.cc, page tables in k-memory.cc, program loading in k-loader.cc,
-// and the defenses against QEMU-only behaviour in k-quirks.cc.
+// handle system calls, schedule, run. The machinery lives in rooms of its
+// own, named in kernel.hh: hardware in k-hardware.cc, page tables in
+// k-memory.cc, program loading in k-loader.cc, the clock and CPU time in
+// k-cpu.cc, the keys in k-keys.cc, the screen in k-screen.cc, and the
+// defenses against QEMU-only behaviour in k-quirks.cc.
 //
 // Physical memory (2 MB). On the lecture's kernels (before exercise 10)
 // every process lives in a slot of its own, mapped one to one (virtual =
@@ -31,22 +33,21 @@
 // its stack in the page below MEMSIZE_VIRTUAL (0x300000).
 //
 // The defenses the lectures teach are the course's exercises. Each sits
-// between two comments, "Exercise N (...)" and "End of exercise N", and
-// `make handout` replaces it with the lecture's starting code.
+// between two comments, "Exercise N (...)" and "End of exercise N". In
+// the before-N kernels (`make run-before-...`, BEFORE=N) and the handout
+// (`make handout`, the before-1 kernel), exercises N and later hold their
+// starting code instead (exercises/catalog.txt).
 #include "kernel.hh"
 #include "k-vmiter.hh"
 
 proc ptable[NPROC];             // ptable[pid] for pid 1..MAX_PROCS
-proc* current;                  // the process running (or last run)
-uint64_t ticks;                 // timer interrupts since boot
+proc* current;                  // see kernel.hh: who has the processor
 boot_options bootopt;
 
-static uint64_t clock_tsc;      // time-stamp counter at the start of this tick
 static proc* slots_end = &ptable[1];    // just past the last slot ever used
 static int families;            // boot processes: each heads a family
 
 static void processes_start(const char* procs);
-[[noreturn]] static void finish(int status);
 
 
 // ---- 1. Start ----
@@ -58,21 +59,15 @@ void kernel_start() {
     kernel_pagetable_init();    // identity map, with kernel_page_perm() below
     console_clear();
     protections_init();         // SMEP, SMAP, UMIP, where the processor has them
-    integrity_record();         // fingerprint kernel text for the summary
-    read_boot_options(bootopt);
-    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s\n", bootopt.procs, bootopt.hz,
-               bootopt.headless ? " headless" : "",
-               bootopt.ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
-    if (bootopt.ptswitch) {
-        syscall_use_ptswitch();
-    }
+    integrity_record();         // fingerprint kernel text for the end of the run
+    read_boot_options(bootopt); // PROCS, HZ, ... from run-qemu
     screen_init();              // the panel and map above the console (k-screen.cc)
     processes_start(bootopt.procs);
     screen_tick();              // the first paint, before any process runs
     timer_init(bootopt.hz);     // from now on, HZ interrupts a second
-    clock_tsc = rdtsc();        // tick 0 starts now
-    watchdog_init(bootopt.hz);  // and 100 NMIs a second, which `cli` cannot stop
-    schedule();
+    clock_start();              // tick 0 starts now (k-cpu.cc)
+    watchdog_init(bootopt.hz);  // a second clock, which `cli` cannot stop
+    schedule();                 // does not return
 }
 
 // The permissions of physical page `pa` in the kernel's identity map, which
@@ -167,7 +162,10 @@ static bool process_load(proc* p) {
         return false;
     }
     memset(&p->regs, 0, sizeof(p->regs));
-    p->regs.reg_rflags = FL_IF;         // a new process starts with interrupts on
+    // Interrupts on from its first instruction. set_user_mode() sets IF
+    // anyway, but exercise 2's starting code (the before-2 kernels) keeps
+    // the process's own IF, which must start on.
+    p->regs.reg_rflags = FL_IF;
     p->segs = initial_segments;
     if (program_load(p, p->name) < 0) {
         process_memory_free(p);
@@ -223,9 +221,6 @@ static void processes_start(const char* procs) {
     }
 }
 
-static proc* on_cpu;
-static void cpu_release();
-
 // Ends process `p`. Its CPU time stops here: what the kernel does next
 // (freeing, restarting) is charged to no one.
 static void process_end(proc* p, procstate_t state) {
@@ -245,9 +240,7 @@ static void process_free(proc* p, procstate_t state) {
 // process is started again from its program, up to N times (a forked
 // child is not: it has no program of its own to start from).
 void process_kill(proc* p, const char* reason) {
-    if (p == on_cpu) {
-        cpu_release();          // reporting and restarting are no one's time
-    }
+    process_free(p, P_BROKEN);
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
@@ -258,7 +251,6 @@ void process_kill(proc* p, const char* reason) {
     p->reason[i] = '\0';
     log_printf("proc %d killed: %s\n", p->pid, p->reason);
     console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
-    process_free(p, P_BROKEN);
     // If it cannot be loaded again, it stays broken, with its reason.
     if (p->parent == 0 && p->lives <= bootopt.respawn && process_load(p)) {
         log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
@@ -266,10 +258,12 @@ void process_kill(proc* p, const char* reason) {
 }
 
 // Replaces every process with the programs in `procs`, as if the machine
-// had booted with them (the lecture keys, k-screen.cc): each process ends
-// and gives back its page table, its slot starts over from zero (counters,
-// lives), and the new set is loaded as pids 1, 2, ... Called at a timer
-// tick, where no process is half-way through a system call.
+// had booted with them (the program-set keys, k-keys.cc): each process
+// ends and gives back its page table, its slot starts over from zero
+// (counters, lives), and the new set is loaded as pids 1, 2, ... Called
+// from a tick's work (k-cpu.cc), at a timer interrupt or a switch, where
+// every process's registers are saved: a process that was in a system
+// call (sys_yield, say) is simply never resumed.
 void processes_restart(const char* procs) {
     cpu_release();
     for (int pid = 1; pid != NPROC; ++pid) {
@@ -284,7 +278,7 @@ void processes_restart(const char* procs) {
     families = 0;
     log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
     processes_start(procs);
-    schedule();
+    schedule();                 // does not return
 }
 
 
@@ -292,156 +286,37 @@ void processes_restart(const char* procs) {
 // k-exception.S saved every register and calls exception(). For a process,
 // regs == &current->regs.
 
-static const char* const exception_names[32] = {
-    "divide error", "debug exception", "non-maskable interrupt", "breakpoint",
-    "overflow", "bound range exceeded", "invalid opcode", "device not available",
-    "double fault", "coprocessor segment overrun", "invalid TSS",
-    "segment not present", "stack-segment fault", "general protection fault",
-    "page fault", "exception 15", "x87 floating-point error", "alignment check",
-    "machine check", "SIMD floating-point error", "virtualization exception",
-    "control protection exception", "exception 22", "exception 23",
-    "exception 24", "exception 25", "exception 26", "exception 27",
-    "exception 28", "exception 29", "exception 30", "exception 31"
-};
-
-// Whether the kernel was entered from a process: the low two bits of the
-// saved %cs are the privilege level the processor was running at, 0 for
-// the kernel and 3 for a process (or, under QEMU, virtual-8086 mode: see
-// k-quirks.cc).
-static bool entered_from_process(const regstate* regs) {
-    return (regs->reg_cs & 3) == 3 || entered_from_vm86(regs);
-}
-
-// Describes the fault in `regs`: its name, and what the processor said.
-static void describe_fault(const regstate* regs, char* buf, size_t size) {
-    const char* name = exception_names[regs->reg_intno & 31];
-    uint64_t err = regs->reg_errcode;
-    if (regs->reg_intno == INT_PF) {
-        const char* access = err & PFERR_FETCH ? "instruction fetch from"
-            : (err & PFERR_WRITE ? "write to" : "read from");
-        snprintf(buf, size, "page fault: %s 0x%lx (%s), rip=0x%lx", access, rdcr2(),
-                 err & PFERR_PRESENT ? "protection violation" : "page not present",
-                 regs->reg_rip);
-    } else if (err != 0 && (err & 2)) {
-        // The error code names an IDT entry: an `int $N` at a closed gate.
-        uint64_t vector = quirk_int_vector(regs);
-        snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
-                 name, vector, vector, regs->reg_rip);
-    } else if (err != 0) {
-        // Bits 0-1 are flags (external event, IDT); bit 2 says LDT, which
-        // is part of the selector: 0xc is not the kernel's code segment 0x8.
-        snprintf(buf, size, "%s (selector 0x%lx), rip=0x%lx", name, err & ~3UL, regs->reg_rip);
-    } else {
-        snprintf(buf, size, "%s, rip=0x%lx", name, regs->reg_rip);
-    }
-}
-
-// Brings the clock up to `now`: `ticks` counts whole timer periods since
-// boot, measured with the time-stamp counter. The timer interrupt is not
-// the clock: it restarts whenever another process gets the CPU (so that
-// each gets a whole slice), and processes that take turns faster than HZ
-// would never let it fire. So every timer interrupt and every switch
-// brings the clock up to date, and once a tick has passed, does the
-// per-tick work.
-static void clock_update(uint64_t now) {
-    if (now - clock_tsc < tsc_per_tick) {
-        return;
-    }
-    // A headless run ends at exactly tick TICKS, after that tick's work
-    // (the screen's repaint among it).
-    bool last = false;
-    while (now - clock_tsc >= tsc_per_tick && !last) {
-        clock_tsc += tsc_per_tick;
-        ++ticks;
-        last = bootopt.headless && ticks >= bootopt.ticks;
-    }
-    console_show_cursor();
-    int key = keyboard_poll();
-    if (key == 'q' || key == 3 /* Control-C */) {
-        log_printf("quit requested from the keyboard\n");
-        poweroff(POWEROFF_NORMAL);
-    } else if (key == 'm') {
-        memshow(true);
-    } else if (key == 'i') {
-        char report[240];
-        integrity_report(report, sizeof(report));
-        console_printf(CS_WHITE "kernel %s\n", report);
-        log_printf("integrity check: kernel %s\n", report);
-    } else if (key != -1) {
-        screen_key(key);        // views and lecture keys (k-screen.cc)
-    }
-    screen_tick();              // repaints the panel and map when due
-    if (last) {
-        finish(POWEROFF_NORMAL);
-    }
-}
-
-// CPU time. The process the processor works for, `on_cpu`, has its page
-// table in %cr3 and its segment registers loaded, and is charged the
-// time-stamp counter's cycles since `cpu_since`: its own instructions and
-// the kernel's on its behalf (its system calls, its interrupts). Nobody is
-// charged while on_cpu is null: the kernel loading, killing or restarting
-// a process, or idle.
-static uint64_t cpu_since;
-static uint64_t turn_start;     // when on_cpu got the CPU: its slice began
-
-// Charges on_cpu its time up to `now`.
-static void charge_cpu(uint64_t now) {
-    if (on_cpu) {
-        on_cpu->cpu_time += now - cpu_since;
-    }
-    cpu_since = now;
-}
-
-// The process on the CPU leaves it for good (killed, exited) or the CPU
-// goes idle: what follows is no process's time.
-static void cpu_release() {
-    charge_cpu(rdtsc());
-    on_cpu = nullptr;
-}
-
-// Whether the process on the CPU has had its slice: the timer restarts
-// when a process gets the CPU, so its interrupt comes a whole period
-// later. An interrupt that came due earlier, while the kernel worked with
-// interrupts off, strikes at the process's first instruction: it has had
-// almost nothing, and keeps the CPU.
-static bool slice_over(uint64_t now) {
-    return now - turn_start >= tsc_per_tick / 2;
-}
-
 void exception(regstate* regs) {
     bool from_process = entered_from_process(regs);
     uint64_t intno = regs->reg_intno;
     if (from_process && regs != &current->regs) {
-        // It arrived on a stack of its own (IST: the NMI, a double fault),
-        // not in current->regs.
+        // It arrived on a stack of its own (IST: the watchdog's interrupt,
+        // a double fault), not in current->regs.
         current->regs = *regs;
     }
 
     if (intno == INT_TIMER) {
         lapic_eoi();
-        uint64_t now = rdtsc();
-        charge_cpu(now);        // cpu_time stays current for the live screen
-        clock_update(now);
+        uint64_t now = cpu_account();   // the clock, and a tick's work (k-cpu.cc)
         if (!from_process) {
             return;             // the idle loop was interrupted
         }
         if (slice_over(now)) {
             // Exercise 1 (timer preemption)
-            schedule();         // preempt: the next process gets the CPU
+            schedule();         // preempt: the next gets the CPU; does not return
             // End of exercise 1
         }
-        run(current);           // a tick that came due early: her slice goes on
+        run(current);           // her slice goes on; does not return
     }
-    if (intno == INT_NMI) {
-        watchdog(regs, from_process);
+    if (intno == INT_WATCHDOG) {
+        watchdog(regs, from_process);   // k-watchdog.cc
         return;
     }
     if (intno >= INT_IRQ) {
         // Spurious interrupts from the local APIC or the masked 8259s:
         // nothing to do.
         if (from_process) {
-            run(current);
+            run(current);       // does not return
         }
         return;
     }
@@ -453,7 +328,7 @@ void exception(regstate* regs) {
         panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug
     }
     process_kill(current, why);
-    schedule();
+    schedule();                 // does not return
     // End of exercise 3
 }
 
@@ -532,7 +407,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     }
     // Exercise 7 (sys_panic kills only the caller)
     process_kill(p, why);
-    schedule();
+    schedule();                 // does not return
     // End of exercise 7
 }
 
@@ -543,7 +418,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     process_memory_free(p);
     // End of exercise 14
     p->pagetable = nullptr;     // its slot is free for the next fork
-    schedule();
+    schedule();                 // does not return
 }
 
 // The child's page for the parent's user page at `va` (physical `pa`,
@@ -621,15 +496,15 @@ uint64_t syscall(regstate* regs) {
         return p->pid;
     case SYSCALL_YIELD:
         regs->reg_rax = 0;
-        schedule();
+        schedule();             // does not return
     case SYSCALL_PANIC:
-        syscall_panic(p, regs->reg_rdi);
+        syscall_panic(p, regs->reg_rdi);    // does not return
     case SYSCALL_GETSYSNAME:
         return syscall_getsysname(p, regs->reg_rdi);
     case SYSCALL_PAGE_ALLOC:
         return syscall_page_alloc(p, regs->reg_rdi);
     case SYSCALL_EXIT:
-        syscall_exit(p);
+        syscall_exit(p);        // does not return
     case SYSCALL_FORK:
         return syscall_fork(p);
     default:
@@ -695,12 +570,12 @@ static proc* next_to_run() {
 // over; otherwise wait (interrupts on) for 'q'.
 void schedule() {
     if (proc* p = next_to_run()) {
-        run(p);
+        run(p);                 // does not return
     }
     cpu_release();
     if (bootopt.headless) {
         log_printf("no runnable processes\n");
-        finish(POWEROFF_NORMAL);
+        finish(POWEROFF_NORMAL);        // does not return
     }
     console_printf(CS_WHITE "No process can run. Press q to quit.\n");
     while (true) {
@@ -711,109 +586,12 @@ void schedule() {
 
 // ---- 6. Running a process ----
 
-// Gives the CPU to `p`, which another process had (or none): charges that
-// one its time and keeps its segment registers, loads p's segment
-// registers and page table, and starts p's slice: a whole timer period.
-__attribute__((noinline)) static void switch_to(proc* p) {
-    assert(p->state == P_RUNNABLE);     // a process that is not is never on_cpu
-    uint64_t now = rdtsc();
-    charge_cpu(now);
-    clock_update(now);
-    segments_switch(on_cpu ? &on_cpu->segs : nullptr, p->segs);
-    if (rdcr3() != reinterpret_cast<uintptr_t>(p->pagetable)) {
-        wrcr3(reinterpret_cast<uintptr_t>(p->pagetable));
-    }
-    current = p;
-    set_kernel_stack_for(p);        // its next entry saves into p->regs
-    on_cpu = p;
-    turn_start = now;
-    timer_restart();
-}
-
 // Returns to process `p` with the registers it had at its last kernel
-// entry. Never returns.
+// entry, as set_user_mode() allows. Never returns.
 void run(proc* p) {
     if (p != on_cpu) {
-        switch_to(p);
-    } else if (bootopt.ptswitch) {
-        // The entry moved to kernel_pagetable (k-exception.S).
-        wrcr3(reinterpret_cast<uintptr_t>(p->pagetable));
+        cpu_switch(p);              // p's page table, segments, slice (k-cpu.cc)
     }
     set_user_mode(p->regs);
-    // `sysretq` is the quicker way back, but only for a process that came
-    // in through `syscall` (it restores %rip from %rcx and %rflags from
-    // %r11, which `syscall` destroyed), and not while NMIs are blocked:
-    // only `iretq` unblocks them.
-    if (p->regs.reg_intno == INT_SYSCALL && !nmi_blocked) {
-        return_to_process_sysret(p);
-    }
-    nmi_blocked = false;
-    return_to_process_iret(p);
-}
-
-
-// ---- Headless runs: the summary, then power off ----
-
-static const char* const state_names[] = {"free", "runnable", "exited", "broken"};
-
-static void print_summary() {
-    log_printf("summary: ticks=%lu\n", ticks);
-    for (int pid = 1; pid != NPROC; ++pid) {
-        proc& p = ptable[pid];
-        if (p.state == P_FREE) {
-            continue;
-        }
-        // ticks=: its CPU time in whole timer periods; cpu=: in microseconds
-        unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
-                                                       user_memory_end(&p)) : 0;
-        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu pages=%u parent=%d", pid,
-                   p.name, state_names[p.state], p.cpu_time / tsc_per_tick, p.syscalls,
-                   p.cpu_time * 1000 / tsc_per_ms, pages, p.parent);
-        if (p.state == P_BROKEN) {
-            log_printf(" reason=\"%s\"", p.reason);
-        }
-        log_printf("\n");
-    }
-    memory_stats m = memory_count();
-    log_printf("memory free=%u used=%u shared=%u leaked=%u\n", m.free, m.used, m.shared,
-               m.leaked);
-    char integrity[240];
-    integrity_report(integrity, sizeof(integrity));
-    log_printf("kernel %s\n", integrity);
-    log_printf("console:\n");
-    for (int row = 0; row != CONSOLE_ROWS; ++row) {
-        char line[CONSOLE_COLUMNS + 1];
-        int len = 0;
-        for (int col = 0; col != CONSOLE_COLUMNS; ++col) {
-            char c = console[row * CONSOLE_COLUMNS + col] & 0xFF;
-            line[col] = c >= ' ' && c < 0x7F ? c : (c == 0 ? ' ' : '?');
-            if (line[col] != ' ') {
-                len = col + 1;
-            }
-        }
-        line[len] = '\0';
-        log_printf("%s\n", line);
-    }
-    log_printf("end-summary\n");
-}
-
-static void finish(int status) {
-    memshow(false);
-    print_summary();
-    poweroff(status);
-}
-
-// After a panic message: a headless run reports and stops; otherwise the
-// message stays on screen until someone presses q.
-void panic_stop() {
-    if (bootopt.headless) {
-        finish(POWEROFF_PANIC);
-    }
-    console_printf(CS_WHITE "Press q to quit.\n");
-    while (true) {
-        int key = keyboard_poll();
-        if (key == 'q' || key == 3) {
-            poweroff(POWEROFF_PANIC);
-        }
-    }
+    return_to_process(p);           // does not return (k-hardware.cc)
 }

@@ -81,9 +81,21 @@ struct alignas(16) proc {
 
 #define NPROC (MAX_PROCS + 1)       // ptable[0] is never used
 extern proc ptable[NPROC];
-extern proc* current;               // the process running, or nullptr
 extern x86_64_pagetable* kernel_pagetable;
-extern uint64_t ticks;              // timer periods (1/HZ s) since boot
+
+// Who has the processor. Two names, for two questions:
+// - `current` (kernel.cc): the process the kernel works for, or last
+//   worked for. Its registers are what the next entry saves (the TSS
+//   points just past current->regs), and the round robin starts after it.
+//   Null only before the first process runs.
+// - `on_cpu` (k-cpu.cc, which alone changes it): the process whose page
+//   table and segment registers are loaded, charged for the processor's
+//   time (cpu_switch(), cpu_release()). It is current,
+//   except while the kernel kills or restarts current or has nothing to
+//   run: then nobody, so that no process pays for that, and run() knows
+//   to switch (load segments and page table) even to current itself.
+extern proc* current;
+extern proc* on_cpu;
 
 // Boot options: from QEMU's fw_cfg (see run-qemu), or defaults.
 struct boot_options {
@@ -93,7 +105,7 @@ struct boot_options {
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
     char view[16] = "";             // the screen's first view (k-screen.cc)
-    bool ptswitch = false;          // the kernel's own page table on every entry
+    // PTSWITCH is not here: read_boot_options() sets `ptswitch` below.
 };
 extern boot_options bootopt;
 
@@ -112,6 +124,17 @@ void process_kill(proc* p, const char* reason);
 [[noreturn]] void processes_restart(const char* procs);   // a new program set
 uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
 
+// ---- k-cpu.cc: the clock and CPU time ----
+extern uint64_t ticks;                  // timer periods (1/HZ s) since boot
+void clock_start();                     // tick 0 starts now
+// Charges on_cpu its time up to now and brings the clock up to date;
+// once a tick has passed, does the tick's work (keys, screen, the end of a
+// headless run), which may not return. Returns the time-stamp counter.
+uint64_t cpu_account();
+void cpu_release();                     // the processor goes to no one
+void cpu_switch(proc* p);               // p becomes current and on_cpu; its slice starts
+bool slice_over(uint64_t now);          // on_cpu has had a whole slice
+
 // Entry points from k-exception.S.
 extern "C" void kernel_start();
 extern "C" void exception(regstate* regs);
@@ -121,9 +144,12 @@ extern "C" uint64_t syscall(regstate* regs);
 extern "C" [[noreturn]] void return_to_process_iret(proc* p);
 extern "C" [[noreturn]] void return_to_process_sysret(proc* p);
 extern "C" void syscall_entry();
-extern "C" void syscall_entry_ptswitch();   // PTSWITCH=1: switches %cr3 too
-extern "C" bool ptswitch_on_entry;          // exception entries switch %cr3
 extern "C" void syscall_entry_compat();     // k-quirks.cc
+// PTSWITCH=1 (a boot option, for the lecture's measurement): every entry
+// from a process loads kernel_pagetable and every exit loads the
+// process's table again. Set by read_boot_options(); k-exception.S's
+// PTSWITCH_TO_KERNEL and PTSWITCH_TO_PROCESS are its whole mechanism.
+extern "C" bool ptswitch;
 extern "C" char kernel_text_start[], kernel_text_end[];
 extern "C" char kernel_rodata_start[], kernel_rodata_end[];
 extern "C" char kernel_end[];
@@ -132,17 +158,20 @@ extern "C" char kernel_end[];
 void hardware_init();
 void protections_init();                // NX, SMEP, SMAP, UMIP where available
 extern bool smap_on;
-void syscall_use_ptswitch();            // PTSWITCH=1: the switching entry
 void timer_init(unsigned hz);
 void timer_restart();                   // a whole tick from now to the next
 extern uint64_t tsc_per_tick;           // time-stamp counter cycles per timer period
 extern uint64_t tsc_per_ms;
 void lapic_eoi();
 void set_kernel_stack_for(proc* p);     // where the next entry saves registers
+// Describes the fault in `regs` for a kill reason or a panic: its name and
+// what the processor said (the address of a page fault, a selector, ...).
+void describe_fault(const regstate* regs, char* buf, size_t size);
 // Saves the processor's segment registers into *out (unless null), loads `in`.
 void segments_switch(segstate* out, const segstate& in);
 void console_show_cursor();
-int keyboard_poll();                    // -1 if no key; 'q', 3 (Ctrl-C), ...
+int keyboard_poll();                    // -1 if no key; 'q', KEY_CONTROL_C, ...
+#define KEY_CONTROL_C   3               // what keyboard_poll() returns for Control-C
 [[noreturn]] void poweroff(int status);
 uintptr_t lapic_page();                 // physical address of the local APIC
 uint32_t lapic_id();
@@ -156,17 +185,42 @@ int disk_read(uint32_t sector, void* buf, size_t nsectors);
 void log_printf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void log_vprintf(const char* format, va_list ap);
 
-// kernel.cc: what happens after a panic message (summary, wait for 'q').
+// ---- k-summary.cc: the end of a run ----
+// A headless run prints the summary (README, "Headless runs") and powers
+// off with `status`; after a panic message on screen, waits for q.
+[[noreturn]] void finish(int status);
 [[noreturn]] void panic_stop();
+const char* proc_state_name(procstate_t state);    // "runnable", as the summary says
+
+// ---- k-keys.cc: the keyboard's commands, from one table ----
+void keys_poll();                       // once a tick: runs the key's command
+bool key_quits(int key);                // q or Control-C
+void keys_help(char* buf, size_t size); // the help row's text
 
 // ---- k-watchdog.cc: NMIs that `cli` cannot stop ----
 uintptr_t ioapic_page();                // physical address of the I/O APIC
 void watchdog_init(unsigned timer_hz);
 void watchdog_stop();                   // after a panic: quiet from now on
 void watchdog(regstate* regs, bool from_process);   // on every watchdog NMI
+#define INT_WATCHDOG    INT_NMI         // the vector the watchdog's ticks arrive on
 extern bool nmi_blocked;                // until the next iretq
 
+// Returns to process `p` with the registers in p->regs (k-exception.S).
+// `sysretq` is the quicker way back, but only for a process that came in
+// through `syscall` (it restores %rip from %rcx and %rflags from %r11,
+// which `syscall` destroyed), and not while the processor blocks NMIs
+// after the watchdog's: only `iretq` unblocks them (k-watchdog.cc).
+[[noreturn]] inline void return_to_process(proc* p) {
+    if (p->regs.reg_intno == INT_SYSCALL && !nmi_blocked) {
+        return_to_process_sysret(p);
+    }
+    nmi_blocked = false;
+    return_to_process_iret(p);
+}
+
+
 // ---- k-quirks.cc: defenses against QEMU-only behaviour ----
+bool entered_from_process(const regstate* regs);    // not the kernel itself
 bool entered_from_vm86(const regstate* regs);
 void quirk_stop_vm86_escapee(regstate* regs);
 uint64_t quirk_int_vector(const regstate* regs);
@@ -190,7 +244,8 @@ bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads
 void screen_tick();                     // on every timer tick: repaint when due
-void screen_key(int key);               // v, the lecture keys 0-8
+void screen_next_view();                // v: physical map, each process, console
+[[noreturn]] void screen_restart(int key, const char* procs);  // a program-set key
 void memshow(bool on_console);          // prints the physical memory map to the log
 
 // ---- k-memory.cc: physical pages and page tables ----
@@ -222,6 +277,8 @@ bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
 
 x86_64_pagetable* pagetable_alloc();
 void pagetable_free(x86_64_pagetable* pt);
+// Visits every page-table page of `pt`'s tree, children before parents.
+void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void*), void* arg);
 x86_64_pagetable* proc_pagetable_create();
 void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
@@ -261,5 +318,6 @@ memory_stats memory_count();
 #define PAGE_TABLE_OF       100     // + pid (0: the kernel's): a page-table page
 void memory_map_owners(int* page_owner);
 void integrity_record();
+#define INTEGRITY_REPORT_SIZE 240       // "text=... pagetables=... memory=..."
 void integrity_report(char* buf, size_t size);
 #endif

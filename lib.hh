@@ -12,6 +12,7 @@
 #define KERNEL_START_ADDR   0x40000UL   // kernel code and data start here
 #define KERNEL_STACK_TOP    0x80000UL   // kernel stack grows down from here
 #define KERNEL_STACK_SIZE   0x4000UL    // 16 KB (link/kernel.ld keeps it free)
+#define HARDWARE_HOLE_START 0xA0000UL   // 640 KB: reserved for hardware up to 1 MB
 #define CONSOLE_ADDR        0xB8000UL   // CGA text screen
 #define PROC_START_ADDR     0x100000UL  // a process's first address (slot 1)
 #define PROC_SLOT_SIZE      0x40000UL   // bytes per process slot

@@ -13,6 +13,7 @@ typedef __UINT64_TYPE__ uint64_t;
 typedef __INTPTR_TYPE__ intptr_t;
 typedef __UINTPTR_TYPE__ uintptr_t;
 typedef __SIZE_TYPE__ size_t;
+#define UINTPTR_MAX __UINTPTR_MAX__
 typedef __PTRDIFF_TYPE__ ptrdiff_t;
 typedef __INT64_TYPE__ ssize_t;
 typedef __builtin_va_list va_list;

@@ -31,8 +31,11 @@ inline uint64_t rdtsc_shortest_gap(int samples) {
 // ---- System calls ----
 // The ABI: number in %rax, arguments in %rdi, %rsi, %rdx, %r10, %r8, %r9,
 // result in %rax. The `syscall` instruction itself overwrites %rcx (return
-// address) and %r11 (flags); the kernel may change the argument registers.
-// %rsp, %rbx, %rbp and %r12-%r15 keep their values.
+// address) and %r11 (flags). The contract promises that %rsp, %rbx, %rbp
+// and %r12-%r15 keep their values; today's kernel keeps every register but
+// %rax, %rcx and %r11 (README, "System calls"), but a program relies only on
+// the promise, so the clobber list below names the other argument
+// registers too.
 
 inline uint64_t make_syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0,
                              uint64_t a2 = 0) {

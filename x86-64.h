@@ -22,6 +22,11 @@
 #define PTE_NX  0x8000000000000000UL  // no execute (needs EFER.NXE)
 #define PTE_PAMASK 0x000FFFFFFFFFF000UL  // physical address bits of an entry
 #define PTE_PWU (PTE_P | PTE_W | PTE_U)
+// Page-table levels, counted as vmiter does: 0 holds the entries that map
+// pages, PAGETABLE_TOP_LEVEL (the PML4) is the page %cr3 names.
+#define PAGETABLE_TOP_LEVEL 3
+// A canonical lower-half address has bits 47-63 all zero.
+#define CANONICAL_LOW_BITS  47
 
 typedef uint64_t x86_64_pageentry_t;
 struct __attribute__((aligned(4096))) x86_64_pagetable {
@@ -169,12 +174,20 @@ struct __attribute__((packed)) x86_64_pseudodescriptor {
 #define INT_XM      19  // SIMD floating point
 #define INT_VE      20  // virtualization
 #define INT_CP      21  // control protection
+#define INT_VC      29  // VMM communication (AMD)
+#define INT_SX      30  // security exception (AMD)
 // Vectors WeensyOS assigns.
 #define INT_IRQ     32  // hardware interrupts start here
 #define INT_TIMER   (INT_IRQ + 0)
 #define INT_SPURIOUS 255
 // Not a real vector: the regstate of a process that entered through `syscall`.
 #define INT_SYSCALL 256
+
+// Selector error code bits (SDM vol. 3, 6.13): a fault about a segment
+// selector or an IDT gate reports which, with flags in its low bits.
+#define SELERR_EXT      0x1UL    // the event was external to the program
+#define SELERR_IDT      0x2UL    // bits 3-15 index the IDT (else the GDT or LDT)
+#define SELERR_FLAGS    0x3UL    // bit 2 (LDT) belongs to the selector itself
 
 // Page fault error code bits (SDM vol. 3, 4.7).
 #define PFERR_PRESENT   0x1     // protection violation (else: page missing)
@@ -184,6 +197,19 @@ struct __attribute__((packed)) x86_64_pseudodescriptor {
 
 // ---- The 8254 programmable interval timer ----
 #define PIT_HZ      1193182     // its input clock: 1.193182 MHz on every PC
+#define PIT_CHANNEL0    0x40    // counter 0: IRQ 0 (the watchdog, k-watchdog.cc)
+#define PIT_CHANNEL2    0x42    // counter 2: gated by port B, polled
+#define PIT_COMMAND     0x43    // mode/command register
+#define PIT_SELECT(ch)  ((ch) << 6)
+#define PIT_LOHI        0x30    // access: low byte, then high byte
+#define PIT_MODE0       0x00    // interrupt on terminal count (one shot)
+#define PIT_MODE2       0x04    // rate generator (periodic)
+// Port B of the PC's system control: bit 0 gates counter 2, bit 1 the
+// speaker; bit 5 reads counter 2's output (high at terminal count).
+#define PORT_B          0x61
+#define PORT_B_GATE2    0x01
+#define PORT_B_SPEAKER  0x02
+#define PORT_B_OUT2     0x20
 
 // ---- Instructions ----
 inline uint8_t inb(uint16_t port) {

@@ -1,0 +1,167 @@
+"""The source tree as a reader meets it: kernel.cc holds the lecture's
+policy and nothing else, every call that does not return says so, PTSWITCH
+is one mechanism, the QEMU quirks' hooks are where k-quirks.cc says, and
+the README's files and keys tables match the tree. No QEMU: these read
+files."""
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import weensy
+from weensy import ROOT, read, test
+
+# Words the handout's kernel.cc must not contain: the machinery that lives
+# in rooms of its own (issue: kernel.cc as the lecture's story).
+MACHINERY_WORDS = ('ptswitch', 'vm86', 'nmi', 'summary')
+HANDOUT_KERNEL_MAX_LINES = 500
+
+
+def handout_kernel():
+    """kernel.cc as the handout has it: every exercise's starting code (the
+    before-1 kernel), written by the same tool the handout uses."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'kernel.cc')
+        subprocess.run([sys.executable, os.path.join(ROOT, 'exercises', 'tool.py'), 'before', '1',
+                        os.path.join(ROOT, 'kernel.cc'), out], check=True)
+        with open(out) as f:
+            return f.read()
+
+
+@test("The handout's kernel.cc is at most 500 lines and mentions none of PTSWITCH, vm86, NMIs "
+      "or the summary: that machinery lives in rooms of its own")
+def _(t):
+    text = handout_kernel()
+    lines = text.splitlines()
+    t.check(len(lines) <= HANDOUT_KERNEL_MAX_LINES,
+            f"the handout's kernel.cc has {len(lines)} lines (at most {HANDOUT_KERNEL_MAX_LINES})")
+    for word in MACHINERY_WORDS:
+        hits = [f'{i}: {l.strip()}' for i, l in enumerate(lines, 1) if word in l.lower()]
+        t.check(not hits, f"the handout's kernel.cc mentions {word!r}:\n" + '\n'.join(hits))
+
+
+# Calls that never return, as kernel.hh declares them [[noreturn]], and the
+# kernel.cc helpers that end in one.
+NORETURN_CALL = re.compile(r'^\s*(?:schedule|run|finish|return_to_process|processes_restart'
+                           r'|screen_restart|syscall_panic|syscall_exit|panic|panic_at)\(')
+
+
+@test("Every call in kernel.cc that does not return says so on its line (// does not return), "
+      "so no switch case seems to fall through")
+def _(t):
+    for name in ('kernel.cc', 'k-keys.cc', 'k-cpu.cc', 'k-summary.cc'):
+        unmarked = [f'{name}:{i}: {l.strip()}' for i, l in enumerate(read(name).splitlines(), 1)
+                    if NORETURN_CALL.match(l) and 'does not return' not in l
+                    and not l.rstrip().endswith('{')]
+        # A panic names itself: panic(...) and panic_at(...) need no comment.
+        unmarked = [u for u in unmarked if not re.search(r'\bpanic(_at)?\(', u)]
+        t.check(not unmarked, 'calls that do not return, unmarked:\n' + '\n'.join(unmarked))
+
+
+@test("The system call switch has no case that falls through: each ends in return or a call "
+      "marked // does not return")
+def _(t):
+    body = read('kernel.cc').split('uint64_t syscall(regstate* regs) {', 1)[1]
+    body = body[:body.index('\n}\n')]
+    cases = re.split(r'\n\s*(?:case [A-Z_]+|default):', body)[1:]
+    t.check(len(cases) >= 6, f'found {len(cases)} cases in syscall()')
+    for c in cases:
+        last = [l for l in c.strip().splitlines() if l.strip() not in ('', '}')][-1]
+        t.check(last.strip().startswith('return') or 'does not return' in last,
+                f'a system call case may fall through: {last.strip()!r}')
+
+
+@test("PTSWITCH is one mechanism: k-exception.S's two macros on every entry and exit, one flag "
+      "declared in kernel.hh and set with the boot options; kernel.cc and run() never test it")
+def _(t):
+    asm = read('k-exception.S')
+    t.check('syscall_entry_ptswitch' not in asm, 'a second system-call entry for PTSWITCH is back')
+    for macro in ('PTSWITCH_TO_KERNEL', 'PTSWITCH_TO_PROCESS'):
+        uses = len(re.findall(rf'^\s*{macro}\s*$', asm, re.M))
+        t.check(uses == 2, f'{macro} is used {uses} times in k-exception.S (the syscall entry and '
+                'the exception entry, or the two exits)')
+    files = [f for f in os.listdir(ROOT) if re.match(r'k-.*\.(cc|hh|S)$|kernel\.(cc|hh)$', f)]
+    users = sorted(f for f in files if re.search(r'\bptswitch\b', read(f)))
+    t.check(users == ['k-exception.S', 'k-hardware.cc', 'kernel.hh'],
+            f'the ptswitch flag is used in {users}, expected k-exception.S, k-hardware.cc, kernel.hh')
+
+
+@test("k-quirks.cc's list of hooks names, for each file:line, a line that holds that hook")
+def _(t):
+    header = read('k-quirks.cc').split('#include', 1)[0]
+    hooks = re.findall(r'^//\s+(\S+):(\d+)\s+`([^`]+)`', header, re.M)
+    t.check(len(hooks) >= 5, f'k-quirks.cc lists {len(hooks)} hooks')
+    for path, line, name in hooks:
+        lines = read(path).splitlines()
+        n = int(line)
+        t.check(n <= len(lines) and name in lines[n - 1],
+                f'k-quirks.cc says {path}:{line} holds `{name}`, but that line is: '
+                f'{lines[n - 1].strip() if n <= len(lines) else "(past the end)"!r}')
+
+
+def files_table():
+    """The names in the README's Files table, split at ', '."""
+    section = read('README.md').split('\n## Files\n', 1)[1].split('\n## ', 1)[0]
+    names = []
+    for row in re.findall(r'^\| (`[^|]*`) \|', section, re.M):
+        names += re.findall(r'`([^`]+)`', row)
+    return names
+
+
+def tracked_files():
+    out = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.split() if out.returncode == 0 else None
+
+
+@test("The README's files table matches the tree: every file it names exists, and every file "
+      "at the root and every folder is in it")
+def _(t):
+    names = files_table()
+    files = tracked_files()
+    if files is None:   # not a git checkout (a copy): list the tree instead
+        files = [os.path.relpath(os.path.join(d, f), ROOT) for d, _, fs in os.walk(ROOT)
+                 for f in fs if '/obj' not in d and '.git' not in d]
+    for name in names:
+        found = any(fnmatch.fnmatch(f, name) or f.startswith(name.rstrip('/') + '/') for f in files)
+        t.check(found, f'the README names {name}, which is not in the tree')
+    ignored = {'README.md', 'Makefile', '.gitignore'}
+    for f in files:
+        top = f.split('/')[0] + ('/' if '/' in f else '')
+        if f in ignored or top in ('.ci/',):
+            continue
+        covered = any(fnmatch.fnmatch(f, n) or fnmatch.fnmatch(top, n) or f.startswith(n.rstrip('/') + '/')
+                      for n in names)
+        t.check(covered, f'{f} is in the tree but not in the README\'s files table')
+
+
+def key_table():
+    """(keys, help) of every command in k-keys.cc's table."""
+    text = read('k-keys.cc')
+    table = text.split('static const key_command commands[] = {', 1)[1].split('};', 1)[0]
+    return re.findall(r"\{\s*('.'|KEY_CONTROL_C),\s*([^,]+),\s*(\"[^\"]*\"|nullptr),", table)
+
+
+@test("The README's keys table lists exactly the keys of k-keys.cc's table")
+def _(t):
+    rows = read('README.md').split('Keys in the OS screen:', 1)[1].split('\n\n', 2)[1]
+    readme_keys = set()
+    for row in rows.splitlines()[2:]:
+        cell = re.sub(r'`(.)`-`(.)`', r'`\1-\2`', row.split('|')[1])
+        readme_keys.update(re.findall(r'`([^`]+)`', cell))
+        if 'Control-C' in cell:
+            readme_keys.add('Control-C')
+    sets = os.path.join(ROOT, 'obj', 'lecture-sets.h')
+    t.check(os.path.exists(sets), 'obj/lecture-sets.h is missing: run make first')
+    nsets = read(sets).count('"') // 2
+    kernel_keys = set()
+    for first, last, _ in key_table():
+        if first == 'KEY_CONTROL_C':
+            kernel_keys.add('Control-C')
+        elif last.strip() == first:
+            kernel_keys.add(first.strip("'"))
+        else:       # the program-set range, up to the last set the catalog makes
+            kernel_keys.add(f"{first.strip(chr(39))}-{nsets - 1}")
+    t.check(readme_keys == kernel_keys, f'README keys {sorted(readme_keys)}, '
+            f'kernel keys {sorted(kernel_keys)}')
