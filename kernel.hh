@@ -272,7 +272,7 @@ unsigned page_users(uintptr_t pa);
 bool page_claim(uintptr_t pa, int owner);   // that very page, if it is free
 uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
 bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
-void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 8 bytes at a time
+void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 32 bytes a turn
 bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
 
 x86_64_pagetable* pagetable_alloc();
