@@ -40,8 +40,9 @@ static void program_set(int key) {
 // The problem set's keys, as the pset has them: four allocators, fork,
 // forkexit.
 static void pset_set(int key) {
-    screen_restart(key, key == 'a' ? "allocator allocator allocator allocator"
-                   : (key == 'f' ? "fork" : "forkexit"));       // does not return
+    const char* procs = key == 'a' ? "allocator allocator allocator allocator"
+        : (key == 'f' ? "fork" : "forkexit");
+    screen_restart(key, procs);         // does not return
 }
 
 struct key_command {

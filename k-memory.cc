@@ -344,15 +344,33 @@ unsigned user_page_count(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
     return n;
 }
 
+// The child's last-level table for `va`'s 2 MB, once vmiter has made it.
+static x86_64_pagetable* last_level_table(x86_64_pagetable* pt, uintptr_t va) {
+    for (int level = PAGETABLE_TOP_LEVEL; level != 0 && pt; --level) {
+        pt = next_table(pt, (va >> (PAGEOFFBITS + PAGEINDEXBITS * level)) & 511);
+    }
+    return pt;
+}
+
 int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintptr_t lo,
                        uintptr_t hi, fork_page_fn page_for, void* ctx) {
     int result = 0;
+    // The child's table is new (no processor has it loaded, so no TLB entry
+    // to flush): after the first page of each 2 MB, which vmiter maps (and
+    // makes the tables for), entries go straight into its last level.
+    x86_64_pagetable* last_level = nullptr;
+    uintptr_t last_level_va = 1;
     for_each_page(parent, lo, hi, [&](uintptr_t va, x86_64_pageentry_t& pte) {
         if (!(pte & PTE_U)) {
             return true;
         }
         uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX);
         uintptr_t pa = page_for(ctx, va, pte & PTE_PAMASK, perm);
+        uintptr_t region = va >> (PAGEOFFBITS + PAGEINDEXBITS);
+        if (pa != 0 && last_level && region == last_level_va) {
+            pagetable_kva(last_level)->entry[(va >> PAGEOFFBITS) & 511] = pa | perm;
+            return true;
+        }
         if (pa == 0 || vmiter(child, va).map(pa, perm) < 0) {
             if (pa != 0) {
                 kfree(pa);
@@ -360,6 +378,8 @@ int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintpt
             result = -1;
             return false;
         }
+        last_level = last_level_table(child, va);
+        last_level_va = region;
         return true;
     });
     return result;

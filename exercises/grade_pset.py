@@ -198,6 +198,9 @@ def grade_15(image):
         return g.fail('kernel-failed', f'with eve-forkbomb beside Alice {b.what_happened()}')
     family = sum(1 for q in b.procs.values() if q['name'] == 'eve-forkbomb'
                  and q['state'] == 'runnable')
+    if family <= 1:
+        return g.fail('fork-missing', 'eve-forkbomb could not fork: the fork bomb needs fork '
+                      '(exercise 12)')
     share = 15 // 2
     percent = 100 * bombed // max(calm, 1)
     if percent < 90:

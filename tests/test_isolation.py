@@ -29,7 +29,8 @@ def _(t):
         kills = b.killed(eve)
         t.check(len(kills) == 2, f'expected 2 kills of Eve (code, then stack), got {kills}')
         for reason, addr in zip(kills, (code, stack)):
-            t.check(reason.startswith(f'page fault: write to 0x{addr:x} (protection violation)'),
+            # (Her table maps Alice's pages kernel-only, or not at all.)
+            t.check(reason.startswith(f'page fault: write to 0x{addr:x} ('),
                     f'Eve was not stopped by a page fault at 0x{addr:x}: {reason!r}')
         t.proc(b, eve, 'eve-clobber', 'broken')
         t.check(not b.killed(alice), f'Alice was killed: {b.killed(alice)}')

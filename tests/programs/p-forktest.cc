@@ -9,6 +9,7 @@
 //      grandchild
 //   4  forks three children that keep running, then exits
 //   5  forks a child that faults while the parent goes on counting
+//   N  (1000 or more) N fork/exit cycles, as case 1 (make soak)
 #include "u-heap.hh"
 
 [[noreturn]] static void spin_yielding() {
@@ -96,6 +97,11 @@ void process_main() {
             }
         }
         console_printf("forktest: parent exits with three children running\n");
+        break;
+    default:
+        if (process_arg >= 1000) {
+            fork_exit_cycles(process_arg);
+        }
         break;
     case 5:
         if (sys_fork() == 0) {
