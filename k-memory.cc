@@ -344,6 +344,18 @@ unsigned user_page_count(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
     return n;
 }
 
+uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va) {
+    uintptr_t pa = 0;
+    for_each_page(pt, round_down(va, PAGESIZE), round_down(va, PAGESIZE) + PAGESIZE,
+                  [&](uintptr_t, x86_64_pageentry_t& pte) {
+        if ((pte & (PTE_P | PTE_U | PTE_COW)) == (PTE_P | PTE_U | PTE_COW)) {
+            pa = pte & PTE_PAMASK;
+        }
+        return false;
+    });
+    return pa;
+}
+
 // The child's last-level table for `va`'s 2 MB, once vmiter has made it.
 static x86_64_pagetable* last_level_table(x86_64_pagetable* pt, uintptr_t va) {
     for (int level = PAGETABLE_TOP_LEVEL; level != 0 && pt; --level) {
@@ -364,8 +376,15 @@ int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintpt
         if (!(pte & PTE_U)) {
             return true;
         }
-        uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX);
+        uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_COW);
         uintptr_t pa = page_for(ctx, va, pte & PTE_PAMASK, perm);
+        if (pa != 0 && (pte & PTE_W) && !(perm & PTE_W)) {
+            // Shared now (copy-on-write): read-only for the parent too.
+            pte = (pte & ~PTE_W) | (perm & PTE_COW);
+            if (rdcr3() == reinterpret_cast<uintptr_t>(parent)) {
+                invlpg(va);
+            }
+        }
         uintptr_t region = va >> (PAGEOFFBITS + PAGEINDEXBITS);
         if (pa != 0 && last_level && region == last_level_va) {
             pagetable_kva(last_level)->entry[(va >> PAGEOFFBITS) & 511] = pa | perm;

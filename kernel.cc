@@ -48,6 +48,7 @@ static proc* slots_end = &ptable[1];    // just past the last slot ever used
 static int families;            // boot processes: each heads a family
 
 static void processes_start(const char* procs);
+static bool copy_on_write(proc* p, uintptr_t addr);    // exercise 16
 
 
 // ---- 1. Start ----
@@ -321,6 +322,11 @@ void exception(regstate* regs) {
         return;
     }
 
+    // A write to a page fork shares copy-on-write: the writer gets its own.
+    if (intno == INT_PF && from_process && (regs->reg_errcode & PFERR_WRITE)
+        && copy_on_write(current, rdcr2())) {
+        run(current);           // the write again, on its own page; does not return
+    }
     char why[PROC_REASON_SIZE];
     describe_fault(regs, why, sizeof(why));
     // Exercise 3 (a fault kills only the process)
@@ -342,6 +348,10 @@ void exception(regstate* regs) {
 // The rarer calls are kept out of line, so that syscall() itself, which
 // every sys_getpid runs, needs no stack frame beyond the frame pointer.
 __attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
+    // A page fork shares copy-on-write is the caller's to write: its own
+    // copy first.
+    copy_on_write(p, buf);
+    copy_on_write(p, buf + sizeof(SYSNAME) - 1);
     // Exercise 5 (sys_getsysname checks its buffer)
     // The kernel may write anywhere; the process may not. Write only if the
     // process itself could write every byte.
@@ -421,6 +431,36 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     schedule();                 // does not return
 }
 
+// Exercise 16 (copy-on-write fork)
+// A writable page is shared at fork too, read-only in both processes and
+// marked PTE_COW, until either writes it: that write faults, and
+// copy_on_write gives the writer a copy of its own (or, to the last user,
+// the page itself, writable again).
+static uintptr_t fork_writable_page(proc* child, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+    perm = (perm & ~PTE_W) | PTE_COW;
+    page_share(pa);
+    return pa;
+}
+
+static bool copy_on_write(proc* p, uintptr_t addr) {
+    uintptr_t va = round_down(addr, PAGESIZE);
+    uintptr_t pa = cow_page(p->pagetable, va);
+    if (pa == 0) {
+        return false;
+    }
+    uintptr_t mine = page_users(pa) == 1 ? pa : process_page_alloc(p, va);
+    if (mine == 0) {
+        return false;           // no memory for the copy: the write faults
+    }
+    if (mine != pa) {
+        page_copy(mine, pa);
+        kfree(pa);
+    }
+    vmiter(p->pagetable, va).map(mine, PTE_PWU | PTE_NX);  // its entry exists
+    return true;
+}
+// End of exercise 16
+
 // The child's page for the parent's user page at `va` (physical `pa`,
 // permissions `perm`): 0 if no memory is left. address_space_copy
 // (k-memory.cc) asks for each page the parent maps. (Unused before
@@ -434,11 +474,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
         return pa;
     }
     // End of exercise 13
-    uintptr_t copy = process_page_alloc(child, va);
-    if (copy) {
-        page_copy(copy, pa);
-    }
-    return copy;
+    return fork_writable_page(child, va, pa, perm);
 }
 
 [[maybe_unused]] static proc* fork_slot(const proc* parent);

@@ -254,6 +254,10 @@ void memshow(bool on_console);          // prints the physical memory map to the
 // its own pages at its own addresses. A page table pointer
 // (x86_64_pagetable*) is a physical address, as %cr3 holds it.
 #define KERNEL_DIRECT_MAP   0xC0000000UL
+// A bit the processor leaves to software (bit 9, "available"): a writable
+// page that fork shares read-only until its first write (copy-on-write,
+// exercise 16).
+#define PTE_COW             0x200UL
 extern uintptr_t direct_map_base;       // 0 until the kernel's table is loaded
 template <typename T = void> inline T* pa2kva(uintptr_t pa) {
     return reinterpret_cast<T*>(pa + direct_map_base);
@@ -288,11 +292,14 @@ void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
 unsigned user_page_count(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
 // Maps into `child` a page for every user page `parent` maps in [lo, hi),
 // visiting only the entries that exist: page_for(ctx, va, pa, perm) gives
-// the child's page (and may change its permissions), 0 if out of memory.
+// the child's page (and may change its permissions: a writable page it
+// makes read-only is made so in the parent too), 0 if out of memory.
 // Returns 0, or -1 with the pages mapped so far still in `child`.
 typedef uintptr_t (*fork_page_fn)(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm);
 int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintptr_t lo,
                        uintptr_t hi, fork_page_fn page_for, void* ctx);
+// The physical page `pt` maps at `va` if it is a copy-on-write page, else 0.
+uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va);
 bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write);
 // The one way the kernel touches process memory (k-memory.cc): copy or
 // zero n bytes with SMAP's permission. Check with user_range_ok first:

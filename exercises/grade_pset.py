@@ -213,7 +213,37 @@ def grade_15(image):
     return g.ok(f'Alice kept {percent}%; Eve\'s family holds {family} slots')
 
 
-GRADERS = {10: grade_10, 11: grade_11, 12: grade_12, 13: grade_13, 14: grade_14, 15: grade_15}
+FORKBENCH = re.compile(r'^forkbench pages=(\d+) fork=(\d+) round=(\d+) copy=(\d+)$')
+COW_GROWTH_LIMIT = 2          # fork at 64 writable pages against 4: at most 2x
+
+
+def fork_cost(image, pages):
+    """p-forkbench's least sys_fork, in counter ticks, with `pages` writable
+    pages; None if it printed none."""
+    b = g.boot(image, f'forkbench:{pages}', 400)
+    m = next((FORKBENCH.match(r) for r in b.console if FORKBENCH.match(r)), None)
+    return (int(m.group(2)) if m else None), b
+
+
+def grade_16(image):
+    b, p = boot(image, 'fork', 40)
+    if bad := fork_failure(b, p):
+        return g.fail(bad.outcome, 'p-fork must still work: ' + bad.why)
+    small, b4 = fork_cost(image, 4)
+    large, b64 = fork_cost(image, 64)
+    if small is None or large is None:
+        return g.fail('forkbench-failed', f'p-forkbench printed no figures: '
+                      f'{b4.what_happened()}, {b64.what_happened()}')
+    growth = large / small
+    if growth > COW_GROWTH_LIMIT:
+        return g.fail('fork-copies-everything', f'fork copies every writable page at once: '
+                      f'with 64 writable pages it costs {growth:.1f}x what it costs with 4 '
+                      f'(at most {COW_GROWTH_LIMIT}x when pages are copied at their first write)')
+    return g.ok(f'fork at 64 pages costs {growth:.1f}x fork at 4')
+
+
+GRADERS = {10: grade_10, 11: grade_11, 12: grade_12, 13: grade_13, 14: grade_14, 15: grade_15,
+           16: grade_16}
 
 
 class _Grade:

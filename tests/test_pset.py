@@ -193,3 +193,21 @@ def _(t):
     t.check(len(b.procs) == 4, f'the lecture kernel loaded {len(b.procs)} processes')
     t.check('PROCS: more than 4 programs (this kernel has 4 process slots)' in b.log,
             'the lecture kernel did not say it has 4 slots')
+
+
+def forkbench(t, pages):
+    """p-forkbench's least sys_fork with `pages` writable pages, in guest
+    instructions (-icount shift=0)."""
+    b = t.boot(f'forkbench:{pages}', ticks=100000, timeout=60, qemuextra='-icount shift=0')
+    m = [re.match(r'^forkbench pages=\d+ fork=(\d+) round=\d+ copy=\d+$', r) for r in b.console]
+    m = [x for x in m if x]
+    t.check(m, 'p-forkbench printed no figures:\n' + '\n'.join(b.console))
+    return int(m[0].group(1))
+
+
+@test("fork under -icount: at most 35,000 guest instructions with 4 writable pages, and with "
+      "copy-on-write at most twice that with 64 (make bench measures the copying fork too)")
+def _(t):
+    fork4, fork64 = forkbench(t, 4), forkbench(t, 64)
+    t.check(fork4 <= 35000, f'fork with 4 writable pages takes {fork4} instructions')
+    t.check(fork64 <= 2 * fork4, f'fork with 64 writable pages takes {fork64}, with 4 {fork4}')
