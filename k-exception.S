@@ -265,8 +265,16 @@ exception_common:
     CLEAR_FLAGS
     PTSWITCH_TO_KERNEL
     call exception
-    // exception() for a process always ends in run() or schedule().
-    ud2
+    // exception() for a process always ends in run() or schedule(), which
+    // do not return. One that returns (a fault handled with process_kill
+    // and no schedule() after it) is a kernel bug: say so, and what to do.
+    leaq exception_returned(%rip), %rdi
+    xorl %eax, %eax                         // variadic: no vector registers
+    call _Z5panicPKcz                       // panic(const char*, ...): does not return
+    .pushsection .rodata
+exception_returned:
+    .asciz "exception() returned for a process: it must end in schedule() or run(), which do not return (after process_kill, call schedule())"
+    .popsection
 
     .bss
     .balign 8

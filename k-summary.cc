@@ -1,7 +1,7 @@
 // k-summary.cc: how a run ends. A headless run (the tests, the grader)
 // prints the summary below to the log and powers off; its format is part
-// of the contract (README, "Headless runs"), and tests/weensy.py and
-// exercises/grade.py read it. After a panic on screen, the message stays
+// of the contract (README, "Headless runs"), and exercises/summary.py, the
+// one reader that the grader and the tests share, parses it. After a panic on screen, the message stays
 // until someone presses q.
 #include "kernel.hh"
 

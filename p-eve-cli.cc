@@ -4,7 +4,7 @@
 #include "u-eve.hh"
 
 void process_main() {
-    eve_count(EVE_WARMUP_LINES);
+    eve_count(eve_warmup_lines());
     eve_announce("executing cli, then spinning\n");
     asm volatile("cli");
     while (true) {

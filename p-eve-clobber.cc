@@ -3,15 +3,16 @@
 // second life (RESPAWN=1 or more), a garbage return address over the top
 // word of its stack. Defense: her page table grants PTE_U only on her own
 // slot and the console, so each write page-faults and she is killed.
+// PROCS="eve-clobber:ADDR" (u-eve.hh): her first life writes at ADDR.
 #include "u-eve.hh"
 
 void process_main() {
     int self = sys_getpid();
     int other = self == 1 ? 2 : 1;
-    eve_count(process_life == 0 ? EVE_WARMUP_LINES : 1);
+    eve_count(process_life == 0 ? eve_warmup_lines() : 1);
     if (process_life == 0) {
-        uintptr_t code = proc_slot_start(other);
-        eve_announce("writing EB FE over pid %d's code at 0x%lx\n", other, code);
+        uintptr_t code = eve_target(proc_slot_start(other));
+        eve_announce("writing EB FE over pid %d's memory at 0x%lx\n", other, code);
         auto p = reinterpret_cast<volatile uint8_t*>(code);
         p[0] = 0xEB;
         p[1] = 0xFE;

@@ -3,7 +3,7 @@
 #include "u-eve.hh"
 
 void process_main() {
-    eve_count(EVE_WARMUP_LINES);
+    eve_count(eve_warmup_lines());
     eve_announce("dividing by zero\n");
     int zero = 0, quotient;
     // In assembly, so the compiler cannot fold or drop the division.

@@ -3,7 +3,7 @@
 #include "u-eve.hh"
 
 void process_main() {
-    eve_count(EVE_WARMUP_LINES);
+    eve_count(eve_warmup_lines());
     eve_announce("spinning forever, never yielding\n");
     while (true) {
     }

@@ -6,26 +6,55 @@ headless and on QEMU's steady clock (-icount), and says in one line whether
 the defense held, and if not, what the attack did. Ends with the score and
 `N passed, N failed`; exits 0 exactly when every exercise passed.
 
-    python3 exercises/grade.py [N ...]            only exercises N ...
-    python3 exercises/grade.py --image DIR [N ...]  grade DIR/weensyos.img
+The attacks it boots are variants of the handout's programs, chosen anew
+on every run: every program under another name, Eve's warm-up, and the
+kernel address she attacks (see Variants below). A kernel that recognises
+the handout's attacks by name, timing or exact address gains nothing.
+
+    python3 exercises/grade.py [--exercises LIST] [--results PATH] [N ...]
+        LIST: "1-3,5" (default: the handout's set, or every exercise);
+        PATH: also write Gradescope's results.json there
+    python3 exercises/grade.py --image DIR ...    grade DIR/weensyos.img
                                                   (built elsewhere)
+    python3 exercises/grade.py --verbatim ...     boot the handout's attacks
+                                                  as they are (no variants)
+    python3 exercises/grade.py --batch DIR ...    every submission in DIR
+                                                  (exercises/batch.py)
 """
 import concurrent.futures
+import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import EXERCISES, by_number  # noqa: E402
+from catalog import EXERCISES, by_number, describe_numbers, parse_numbers  # noqa: E402
+# define, slot, slot_start: also for the graders that import this module.
+from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402,F401
+                     PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary, clean_env, define,
+                     slot, slot_start)
 
-STEADY_CLOCK = '-icount shift=6'    # guest time follows guest instructions
+# Run as a script, this module is __main__; a grader module that imports
+# `grade` (the problem set's) must get this one, not a second copy.
+if __name__ == '__main__':
+    sys.modules['grade'] = sys.modules[__name__]
+
 BOOT_TIMEOUT = 20                   # seconds; a hang is caught sooner by the watchdog
-CONSOLE_ROWS = 25
-QEMUS = max(1, min(2, os.cpu_count() or 1))
+# Boots at a time: one QEMU per core (WEENSY_QEMUS: batch grading's share).
+QEMUS = int(os.environ.get('WEENSY_QEMUS') or 0) or max(1, min(2, os.cpu_count() or 1))
+WARMUP = EVE_WARMUP                 # Eve's yields before she attacks, unless varied
+SLOT_SIZE = PROC_SLOT_SIZE
+# Written into every handout (exercises/tool.py): its presence says "this
+# tree is a handout", and its `exercises:` line says which were handed out.
+HANDOUT_STAMP = os.path.join(HERE, 'handout.txt')
 
 
 class Result:
@@ -45,47 +74,20 @@ def fail(outcome, why):
 
 # ---- Booting and reading what the kernel said ----
 
-class Boot:
-    """One headless boot: exit status, the kernel's log, its summary."""
-    PROC = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) syscalls=(\d+)'
-                      r'(?: \S+=\S+)*(?: reason="([^"]*)")?$')
+class Boot(Summary):
+    """One headless boot: exit status, the kernel's log (`log`, a list of
+    lines), its summary (exercises/summary.py), and the warm-up in yields
+    that Eve had in it (`warmup`)."""
 
-    def __init__(self, status, output, stderr):
+    def __init__(self, status, output, stderr, warmup=WARMUP):
         self.status = status
         self.stderr = stderr
-        lines = output.splitlines()
-        # The summary is the last "summary:" block; the 25 rows after its
-        # "console:" line are screen text, which any process can write, so
-        # they are never read as the kernel's words.
-        start = max((i for i, l in enumerate(lines) if l.startswith('summary: ticks=')),
-                    default=len(lines))
-        self.log = lines[:start]
-        self.ticks = None
-        self.procs = {}
-        self.integrity = None
-        self.console = []
-        rest = lines[start:]
-        if rest:
-            self.ticks = int(rest[0].split('=')[1])
-        for i, l in enumerate(rest[1:], start=1):
-            m = self.PROC.match(l)
-            if m:
-                self.procs[int(m.group(1))] = {
-                    'name': m.group(2), 'state': m.group(3), 'ticks': int(m.group(4)),
-                    'syscalls': int(m.group(5)), 'reason': m.group(6) or ''}
-            elif l.startswith('kernel '):
-                self.integrity = l[len('kernel '):]
-            elif l == 'console:':
-                self.console = rest[i + 1:i + 1 + CONSOLE_ROWS]
-                break
-        self.panic = next((l[len('PANIC: '):] for l in self.log if l.startswith('PANIC: ')), None)
+        self.warmup = warmup
+        super().__init__(output.splitlines())
+        self.log = self.log_lines
 
     def proc(self, pid):
-        return self.procs.get(pid, {'name': '?', 'state': 'missing', 'ticks': 0,
-                                    'syscalls': 0, 'reason': ''})
-
-    def screen_has(self, text):
-        return any(text in row for row in self.console)
+        return self.procs.get(pid) or Proc.missing(pid)
 
     def text_changed(self):
         return bool(self.integrity) and 'text=CHANGED' in self.integrity
@@ -103,49 +105,185 @@ class Boot:
         return 'the run ended normally'
 
 
-def clean_env(image, procs, ticks, respawn):
-    """The run settings, all of them: nothing from the caller's
-    environment or config.mk decides how a grading boot runs."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES')}
-    env.update(PROCS=procs, TICKS=str(ticks), HZ='100', RESPAWN=str(respawn), D='0', LOG='file',
-               TIMEOUT=str(BOOT_TIMEOUT), QEMUEXTRA=STEADY_CLOCK, IMAGE=image)
-    return env
+# ---- Variants ----
+# While grade() runs, every boot goes to a disk image of its own, made for
+# this run: the same kernel, and the course's programs under random names.
+# A grader that asks for it (vary=True) also gets a random warm-up for Eve,
+# and passes the address she attacks in her PROCS argument (u-eve.hh).
+
+class Variant:
+    """The disk image and the program names of one kernel image for one
+    grading run, in a folder of its own that holds what run-qemu reads."""
+
+    def __init__(self, image, rng):
+        self.dir = tempfile.mkdtemp(prefix='grade-variant-', dir=os.path.join(ROOT, 'obj'))
+        os.makedirs(os.path.join(self.dir, 'obj'))
+        with open(os.path.join(ROOT, 'obj', 'programs.txt')) as f:
+            programs = f.read().split()
+        taken = set(programs)
+        self.names = {}
+        for p in programs:
+            name = p
+            while name in taken:
+                # No hexadecimal digit, so no address in the log looks like one.
+                name = ''.join(rng.choice('ghijklmnopqrstuvwxyz') for _ in range(8))
+            taken.add(name)
+            self.names[p] = name
+            share(os.path.join(ROOT, 'obj', f'p-{p}.elf'), os.path.join(self.dir, f'p-{name}.elf'))
+        with open(os.path.join(self.dir, 'obj', 'programs.txt'), 'w') as f:
+            f.write(' '.join(self.names.values()) + '\n')
+        for f in ('run-qemu', 'obj/k-asm.h'):
+            shutil.copy2(os.path.join(ROOT, f), os.path.join(self.dir, f))
+        kernel = os.path.join(ROOT, os.path.dirname(image), 'kernel.elf')
+        if not os.path.exists(kernel):
+            kernel = os.path.join(ROOT, 'obj', 'kernel.elf')
+        r = subprocess.run([os.path.join(ROOT, 'mkimage.sh'), os.path.join(self.dir, 'weensyos.img'),
+                            os.path.join(ROOT, 'obj', 'bootsector'), kernel]
+                           + [os.path.join(self.dir, f'p-{n}.elf') for n in self.names.values()],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           errors='replace')
+        if r.returncode != 0:
+            raise OSError(f'could not make the grading image: {r.stdout.strip()}')
+
+    def procs(self, procs):
+        return ' '.join(self.names.get(t.split(':')[0], t.split(':')[0])
+                        + (':' + t.split(':', 1)[1] if ':' in t else '') for t in procs.split())
+
+    def unname(self, text):
+        """`text` with the programs' own names again, so that graders and
+        their sentences see alice and eve-kwrite, as the student does."""
+        for program, name in self.names.items():
+            if name != program:
+                text = text.replace(name, program)
+        return text
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def boot(image, procs, ticks, respawn=0):
-    r = subprocess.run([os.path.join(ROOT, 'run-qemu'), 'headless'], cwd=ROOT,
-                       env=clean_env(image, procs, ticks, respawn), stdout=subprocess.PIPE,
+def share(src, dest):
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+class GradingRun:
+    """The variants of one grade(): a random source, and a Variant per
+    kernel image booted, made at its first boot."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.variants = {}
+
+    def variant(self, image):
+        with self.lock:
+            if image not in self.variants:
+                self.variants[image] = Variant(image, self.rng)
+            return self.variants[image]
+
+    def warmup_lines(self):
+        with self.lock:
+            return self.rng.randint(2, 4)
+
+    def choice(self, options):
+        with self.lock:
+            return self.rng.choice(options)
+
+    def close(self):
+        for v in self.variants.values():
+            v.close()
+
+
+# The GradingRun of the grade() this thread grades for, if any (grade()
+# sets it in each of its workers: several grade() may run at once).
+_local = threading.local()
+
+
+def current_run():
+    return getattr(_local, 'run', None)
+
+
+def boot(image, procs, ticks, respawn=0, vary=False):
+    """Boots `image` headless with `procs`; with vary=True, during grade(),
+    every Eve (a program whose name starts with eve-) gets a random warm-up
+    (the Boot's `warmup`). Her PROCS argument, if any, stays in the low 32
+    bits (u-eve.hh). The Boot reads the programs' own names: the random
+    ones the kernel saw are translated back."""
+    run, top, warmup = current_run(), ROOT, WARMUP
+    if run is not None:
+        if vary:
+            lines = run.warmup_lines()
+            warmup = lines * CALLS_PER_LINE
+            procs = ' '.join(vary_eve(t, lines) for t in procs.split())
+        v = run.variant(image)
+        top, image, procs = v.dir, 'weensyos.img', v.procs(procs)
+    else:
+        v = None
+    settings = dict(PROCS=procs, TICKS=ticks, HZ=100, RESPAWN=respawn, D=0, LOG='file',
+                    TIMEOUT=BOOT_TIMEOUT, QEMUEXTRA=STEADY_CLOCK, IMAGE=image, VIEW='console',
+                    PTSWITCH=0)
+    r = subprocess.run([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
+                       env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, errors='replace', timeout=BOOT_TIMEOUT + 30)
-    return Boot(r.returncode, r.stdout, r.stderr)
+    output = v.unname(r.stdout) if v else r.stdout
+    return Boot(r.returncode, output, r.stderr, warmup)
 
 
-def define(path, name):
-    with open(os.path.join(ROOT, path)) as f:
-        return int(re.search(r'^#define\s+' + name + r'\s+(\d+)', f.read(), re.M).group(1))
+def vary_eve(token, lines):
+    name, _, arg = token.partition(':')
+    if not name.startswith('eve-'):
+        return token
+    return f'{name}:{(lines << 32) | (int(arg, 0) if arg else 0)}'
+
+
+def choose(options):
+    """One of `options`, chosen for this run (the first outside grade())."""
+    run = current_run()
+    return run.choice(options) if run is not None else options[0]
+
+
+def kernel_symbols(image):
+    """{name: address} of the image's kernel (its kernel.sym)."""
+    sym = os.path.join(ROOT, os.path.dirname(image), 'kernel.sym')
+    if not os.path.exists(sym):
+        sym = os.path.join(ROOT, 'obj', 'kernel.sym')
+    table = {}
+    with open(sym) as f:
+        for line in f:
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[1] in 'Tt':
+                table[parts[2].strip()] = int(parts[0], 16)
+    return table
 
 
 def kernel_address(image, symbol):
     """The address of kernel `symbol`, from the image's kernel.sym."""
-    sym = os.path.join(ROOT, os.path.dirname(image), 'kernel.sym')
-    if not os.path.exists(sym):
-        sym = os.path.join(ROOT, 'obj', 'kernel.sym')
-    with open(sym) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == symbol:
-                return int(parts[0], 16)
-    raise KeyError(symbol)
+    return kernel_symbols(image)[symbol]
+
+
+# Kernel functions that every system call (a yield) runs: Eve's variant
+# targets, away from the pages of the handout's targets.
+EVERY_SYSCALL_RUNS = ('schedule()', 'run(proc*)', 'syscall')
+
+
+def attack_target(image, usual, candidates=EVERY_SYSCALL_RUNS):
+    """(address, name) of the kernel code a variant attacks: one of
+    `candidates` on a page other than `usual`'s and kernel_entry's, chosen
+    per run; `usual` itself outside grade() or when there is none."""
+    table = kernel_symbols(image)
+    avoid = {table[s] // PAGESIZE for s in (usual, 'kernel_entry', 'syscall_entry') if s in table}
+    found = [(table[c], c) for c in candidates if c in table and table[c] // PAGESIZE not in avoid]
+    if current_run() is None or not found:
+        return table[usual], usual
+    return choose(found)
 
 
 def fault_rip(text):
     m = re.search(r'rip=0x([0-9a-f]+)', text or '')
     return int(m.group(1), 16) if m else None
-
-
-WARMUP = define('u-eve.hh', 'EVE_WARMUP_LINES') * 1024     # Eve's yields before she attacks
-SLOT_SIZE = 0x40000
-KERNEL_RANGE = range(0x40000, 0x80000)
 
 
 def eve_slot(pid=2):
@@ -159,7 +297,7 @@ def fault_of_eve(b):
     """How Eve's attack was stopped: her kill reason, or (a kernel without
     exercise 3 panics on any fault) the panic's message. '' if neither."""
     eve = b.proc(2)
-    if eve['state'] == 'broken':
+    if eve.state == 'broken':
         return eve['reason']
     return b.panic or ''
 
@@ -168,25 +306,53 @@ def panic_note(b):
     return ' (the kernel then panicked: that is exercise 3)' if b.status == 1 else ''
 
 
+def exception_returned(b):
+    """The sentence for a kernel whose exception() returned for a process
+    (k-exception.S panics then), or None."""
+    if b.panic and 'exception() returned' in b.panic:
+        return ('the fault was handled, but exception() then returned for the process '
+                'instead of running another: after process_kill, call schedule(), which does '
+                f'not return (PANIC: {b.panic})')
+    return None
+
+
+def alice_hurt(b):
+    """The sentence for a boot in which Alice did not survive, or None."""
+    alice = b.proc(1)
+    if alice.state == 'runnable' or b.status != 0:
+        return None
+    reason = alice['reason']
+    if re.search(rf'(read from|write to) 0x{CONSOLE_ADDR >> 12:x}[0-9a-f]{{3}}\b', reason):
+        return (f'Alice was killed printing ({reason}): the console page '
+                f'(0x{CONSOLE_ADDR:x}) must stay PTE_U, the one page processes may write')
+    return f'Alice did not survive Eve\'s attack: she is {alice.state} ({reason})'
+
+
 # ---- The exercises ----
 
 def grade_1(image):
-    b = boot(image, 'alice eve-spin', 60)
+    b = boot(image, 'alice eve-spin', 60, vary=True)
     if b.status != 0:
         return fail('kernel-failed', f'with eve-spin beside Alice {b.what_happened()}')
     alice, eve = b.proc(1), b.proc(2)
-    after = alice['syscalls'] - eve['syscalls']
-    if eve['syscalls'] == WARMUP and after >= eve['ticks'] // 2:
+    after = alice.syscalls - eve.syscalls
+    if eve.syscalls == b.warmup and after >= eve.ticks // 2:
         return ok()
     return fail('alice-starved',
                 f'Alice made no progress after Eve started spinning: {after} system calls '
-                f'in the {eve["ticks"]} ticks Eve held the CPU')
+                f'in the {eve.ticks} ticks Eve held the CPU (the timer must call schedule() '
+                'when a slice is over)')
 
 
 def grade_2(image):
-    b = boot(image, 'alice eve-cli', 40)
+    b = boot(image, 'alice eve-cli', 40, vary=True)
     stopped = fault_of_eve(b)
-    if 'general protection fault' in stopped and fault_rip(stopped) in eve_slot():
+    faulted = 'general protection fault' in stopped and fault_rip(stopped) in eve_slot()
+    if faulted and b.panic and 'no timer interrupt' in b.panic:
+        return fail('interrupts-off', "Eve's cli faulted, but processes run with interrupts "
+                    'off, so the timer never fires while one runs: give them FL_IF too '
+                    f'(PANIC: {b.panic})')
+    if faulted:
         return ok('Eve\'s cli raised a general protection fault' + panic_note(b))
     if b.panic and 'machine stuck' in b.panic:
         return fail('machine-stuck',
@@ -199,15 +365,18 @@ def only_eve_dies(program, reason, outcome, attack):
     """Grades an attack that must kill Eve alone (for `reason`) while the
     machine runs on; `attack` names what she did, for the sentence."""
     def grade_it(image):
-        b = boot(image, f'alice {program}', 40)
+        b = boot(image, f'alice {program}', 40, vary=True)
         eve, alice = b.proc(2), b.proc(1)
+        returned = exception_returned(b)
+        if returned:
+            return fail('exception-returned', f'after {attack}, {returned}')
         if b.status == 1:
             return fail(outcome, f'{attack} brought the whole machine down: PANIC: {b.panic}')
-        if b.status == 0 and eve['state'] == 'broken' and eve['reason'].startswith(reason) \
-                and alice['state'] == 'runnable' and alice['syscalls'] > WARMUP + 1024:
+        if b.status == 0 and eve.state == 'broken' and eve['reason'].startswith(reason) \
+                and alice.state == 'runnable' and alice.syscalls > b.warmup + CALLS_PER_LINE:
             return ok()
-        return fail(program + '-mishandled', f'after {attack}, Eve is {eve["state"]} '
-                    f'({eve["reason"]}) and Alice made {alice["syscalls"]} system calls; '
+        return fail(program + '-mishandled', f'after {attack}, Eve is {eve.state} '
+                    f'({eve["reason"]}) and Alice made {alice.syscalls} system calls; '
                     f'{b.what_happened()}')
     return grade_it
 
@@ -216,27 +385,32 @@ grade_3 = only_eve_dies('eve-div0', 'divide error', 'kernel-panic', "Eve's divis
 
 
 def grade_4(image):
-    target = kernel_address(image, 'syscall_entry')
-    b = boot(image, 'alice eve-kwrite', 40)
+    target, name = attack_target(image, 'syscall_entry')
+    b = boot(image, f'alice eve-kwrite:{target}', 40, vary=True)
+    hurt = alice_hurt(b)
+    if hurt:
+        return fail('alice-hurt', hurt)
     stopped = fault_of_eve(b)
     if not ('page fault' in stopped and f'write to 0x{target:x}' in stopped
             and not b.text_changed()):
-        if b.panic and 'kernel stuck' in b.panic:
-            return fail('kernel-hung', f'Eve wrote EB FE over syscall_entry (0x{target:x}) and '
-                        f'her next system call hung the kernel: PANIC: {b.panic}')
-        return fail('kernel-overwritten', f'Eve wrote over the kernel\'s syscall_entry '
+        if b.panic and 'stuck' in b.panic:
+            return fail('kernel-hung', f'Eve wrote EB FE over the kernel\'s {name} '
+                        f'(0x{target:x}) and her next system call hung the kernel: '
+                        f'PANIC: {b.panic}')
+        return fail('kernel-overwritten', f'Eve wrote over the kernel\'s {name} '
                     f'(0x{target:x}) without a fault; {b.what_happened()}')
-    entry = kernel_address(image, 'kernel_entry')
-    b2 = boot(image, 'alice eve-kjump', 40)
+    entry, name = attack_target(image, 'kernel_entry', EVERY_SYSCALL_RUNS + ('kernel_start',))
+    b2 = boot(image, f'alice eve-kjump:{entry}', 40, vary=True)
     stopped = fault_of_eve(b2)
     if 'page fault' in stopped and f'instruction fetch from 0x{entry:x}' in stopped:
         return ok('both of Eve\'s accesses to kernel pages faulted' + panic_note(b2))
     rip = fault_rip(stopped)
     if rip in KERNEL_RANGE:
-        return fail('ran-kernel-code', f'Eve ran kernel code at CPL 3: she got to rip=0x{rip:x} '
-                    f'before the processor stopped her ({stopped})')
-    return fail('kernel-jump-allowed', f'Eve called kernel_entry (0x{entry:x}) without a page '
-                f'fault; {b2.what_happened()}')
+        return fail('ran-kernel-code', f'Eve ran kernel code at CPL 3 (kernel code is still '
+                    f'PTE_U): she called {name} and got to rip=0x{rip:x} before the '
+                    f'processor stopped her ({stopped})')
+    return fail('kernel-jump-allowed', f'Eve called the kernel\'s {name} (0x{entry:x}) without '
+                f'a page fault; {b2.what_happened()}')
 
 
 def call_refused(b):
@@ -246,59 +420,92 @@ def call_refused(b):
     p-eve-sysname.cc and p-eve-pagealloc.cc.)"""
     eve = b.proc(2)
     return (b.status == 0 and b.integrity is not None and 'text=ok' in b.integrity
-            and eve['state'] == 'runnable' and eve['syscalls'] > WARMUP + 1)
+            and eve.state == 'runnable' and eve.syscalls > b.warmup + 1)
+
+
+def integrity_note(b):
+    return f'; kernel {b.integrity}' if b.integrity else ''
 
 
 def grade_5(image):
-    target = kernel_address(image, 'syscall_entry')
-    b = boot(image, 'alice eve-sysname', 12)
-    if call_refused(b):
-        return ok()
-    if b.panic and f'write to 0x{target:x}' in b.panic:
-        return fail('kernel-wrote-own-code',
-                    f'the kernel wrote "WeensyOS" over its own code at syscall_entry for Eve '
-                    f'(it page-faulted only because CR0.WP keeps kernel code read-only, even '
-                    f'for the kernel): PANIC: {b.panic}')
-    return fail('kernel-wrote-own-code', f'sys_getsysname(syscall_entry) was not refused: '
-                f'{b.what_happened()}{"; kernel " + b.integrity if b.integrity else ""}')
+    target, name = attack_target(image, 'syscall_entry')
+    b = boot(image, f'alice eve-sysname:{target}', 12, vary=True)
+    if not call_refused(b):
+        if b.panic and f'write to 0x{target:x}' in b.panic:
+            return fail('kernel-wrote-own-code',
+                        f'the kernel wrote "WeensyOS" over its own code at {name} for Eve '
+                        f'(it page-faulted only because CR0.WP keeps kernel code read-only, '
+                        f'even for the kernel): PANIC: {b.panic}')
+        return fail('kernel-wrote-own-code', f'sys_getsysname(0x{target:x}, the kernel\'s '
+                    f'{name}) was not refused: {b.what_happened()}{integrity_note(b)}')
+    # Eve's own code: hers to read, not to write.
+    own = slot_start(2)
+    b = boot(image, f'alice eve-sysname:{own}', 12, vary=True)
+    if not call_refused(b):
+        return fail('read-only-buffer', f'sys_getsysname wrote into Eve\'s own code at '
+                    f'0x{own:x}, which she may read but not write: the buffer must be '
+                    f'writable by her (user_range_ok(..., true)): {b.what_happened()}')
+    return ok()
+
+
+def same_addresses(b):
+    """Whether pids 1 and 2 were loaded at the same address (the problem
+    set's overlapping address spaces), from the kernel's log."""
+    at = dict(re.findall(r'^proc (\d+): \S+ loaded at (0x[0-9a-f]+)$', '\n'.join(b.log), re.M))
+    return '1' in at and at.get('1') == at.get('2')
 
 
 def grade_6(image):
-    target = kernel_address(image, 'syscall_entry')
-    b = boot(image, 'alice eve-pagealloc', 12)
-    if call_refused(b):
+    target, name = attack_target(image, 'syscall_entry')
+    page = target & ~(PAGESIZE - 1)
+    b = boot(image, f'alice eve-pagealloc:{target}', 12, vary=True)
+    if not call_refused(b):
+        return fail('kernel-page-given',
+                    f'sys_page_alloc handed Eve a page of kernel code (0x{page:x}, with '
+                    f'{name}): {b.what_happened()}{integrity_note(b)}')
+    # Alice's code page: above PROC_START_ADDR, but not Eve's. (From
+    # exercise 11 on, every process has the same addresses: Eve cannot
+    # name Alice's pages at all.)
+    if same_addresses(b):
         return ok()
-    return fail('kernel-page-given',
-                f'sys_page_alloc handed Eve the page of syscall_entry '
-                f'(0x{target & ~0xFFF:x}): {b.what_happened()}{"; kernel " + b.integrity if b.integrity else ""}')
+    theirs = slot_start(1)
+    b = boot(image, f'alice eve-pagealloc:{theirs}', 12, vary=True)
+    hurt = alice_hurt(b) or ('' if call_refused(b) else b.what_happened())
+    if hurt:
+        return fail('slot-not-checked', f'sys_page_alloc gave Eve the page of Alice\'s code '
+                    f'(0x{theirs:x}), zeroed: a process may map pages only in its own slot. '
+                    f'{hurt}')
+    return ok()
 
 
 grade_7 = only_eve_dies('eve-panic', 'sys_panic', 'machine-stopped', "Eve's sys_panic")
 
 
 def grade_8(image):
-    # Eve's first life writes Alice's code, which is read-only anyway; her
-    # second life (RESPAWN=1) writes Alice's stack, which only a page table
-    # of her own keeps from her.
-    b = boot(image, 'alice eve-clobber', 40, respawn=1)
-    stack = 0x100000 + SLOT_SIZE - 8
-    kills = [l.split('killed: ', 1)[1] for l in b.log if l.startswith('proc 2 killed: ')]
+    # The handout's Eve writes Alice's code first, which is read-only
+    # anyway, and her stack only in her second life (RESPAWN=1). This one
+    # goes for Alice's stack at once, which only a page table of her own
+    # keeps from her: so the grade does not depend on exercise 3.
+    stack = slot_start(1) + PROC_SLOT_SIZE - 8
+    b = boot(image, f'alice eve-clobber:{stack}', 40, respawn=1, vary=True)
+    kills = b.killed(2)
     if any('page fault' in k and f'write to 0x{stack:x} ' in k for k in kills):
         return ok()
     if b.panic and f'write to 0x{stack:x} ' in b.panic:
         return ok(panic_note(b).strip())
     eve = b.proc(2)
-    if eve['state'] == 'runnable':
+    if eve.state == 'runnable':
         return fail('memory-overwritten', f"Eve wrote over Alice's stack at 0x{stack:x} and "
                     'nothing stopped her')
-    return fail('clobber-mishandled', f'Eve is {eve["state"]} ({eve["reason"]}); '
+    return fail('clobber-mishandled', f'Eve is {eve.state} ({eve["reason"]}); '
                 f'{b.what_happened()}')
 
 
 def grade_9(image):
     before8 = os.path.join('obj', 'before-8', 'weensyos.img')
     r = subprocess.run(['make', '-s', before8], cwd=ROOT, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, errors='replace')
+                       stderr=subprocess.STDOUT, errors='replace',
+                       env=clean_env({}))
     if r.returncode != 0:
         return fail('no-before-kernel', 'the kernel before exercise 8 does not build: '
                     + r.stdout.strip()[-300:])
@@ -321,16 +528,26 @@ from grade_pset import join_pset  # noqa: E402  (the problem set: exercises 10-1
 join_pset(globals())
 
 
-def grade(image, numbers):
+def grade(image, numbers, variants=True, seed=None):
     """{exercise number: Result} for the kernel image `image` (relative to
-    the repository root)."""
+    the repository root). With variants (the default), the attacks are
+    this run's variants, from `seed` (random if None)."""
+    run = GradingRun(seed if seed is not None else random.randrange(2**32)) if variants else None
+
     def one(n):
+        _local.run = run
         try:
             return n, GRADERS[n](image)
-        except (OSError, KeyError, subprocess.SubprocessError) as e:
+        except (OSError, KeyError, ValueError, subprocess.SubprocessError) as e:
             return n, fail('grader-error', f'could not grade: {e!r}')
-    with concurrent.futures.ThreadPoolExecutor(max_workers=QEMUS) as pool:
-        return dict(pool.map(one, numbers))
+        finally:
+            _local.run = None
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=QEMUS) as pool:
+            return dict(pool.map(one, numbers))
+    finally:
+        if run:
+            run.close()
 
 
 # ---- make grade ----
@@ -338,19 +555,36 @@ def grade(image, numbers):
 def build():
     """Builds the tree; returns None, or what the compiler said."""
     r = subprocess.run(['make', '-s'], cwd=ROOT, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, errors='replace')
+                       stderr=subprocess.STDOUT, errors='replace', env=clean_env({}))
     return None if r.returncode == 0 else r.stdout
 
 
-def report(numbers, results, failed_build=None):
+def handed_out():
+    """The exercises this tree hands out: the handout's set (its stamp's
+    `exercises:` line), or every exercise in the full tree."""
+    try:
+        with open(HANDOUT_STAMP) as f:
+            m = re.search(r'^exercises: (.*)$', f.read(), re.M)
+    except OSError:
+        m = None
+    return parse_numbers(m.group(1)) if m else [e.number for e in EXERCISES]
+
+
+def report(numbers, results, given=()):
+    """Prints one line per exercise (the given ones too, ungraded), the
+    score and `N passed, N failed`; returns whether every one passed."""
     total = sum(by_number(n).points for n in numbers)
     score = 0
     passed = 0
-    for n in numbers:
-        ex = by_number(n)
+    for ex in EXERCISES:
+        n = ex.number
         r = results.get(n)
         label = f'exercise {n}  {ex.title}'
-        if r and r.passed:
+        if n in given and n not in numbers:
+            print(f'{label:<46} given (solved in this handout)')
+        elif n not in numbers:
+            continue
+        elif r and r.passed:
             score += ex.points
             passed += 1
             print(f'{label:<46} {ex.points:>2}/{ex.points}  ok' + (f' ({r.why})' if r.why else ''))
@@ -362,28 +596,81 @@ def report(numbers, results, failed_build=None):
     return passed == len(numbers)
 
 
+def results_json(numbers, results, seconds, note=''):
+    """Gradescope's autograder results.json: one test per exercise (name,
+    number, score, max_score, status, output) and the total score."""
+    tests = []
+    for n in numbers:
+        ex = by_number(n)
+        r = results.get(n)
+        passed = bool(r and r.passed)
+        tests.append({
+            'name': f'exercise {n}: {ex.title}',
+            'number': str(n),
+            'score': float(ex.points if passed else 0),
+            'max_score': float(ex.points),
+            'status': 'passed' if passed else 'failed',
+            'output': (r.why or 'ok') if passed else (r.why if r else note or 'not graded'),
+        })
+    return {'score': sum(t['score'] for t in tests), 'execution_time': int(round(seconds)),
+            'output': note or f'{sum(t["status"] == "passed" for t in tests)} of {len(tests)} '
+                              'exercises passed', 'tests': tests}
+
+
+def write_results(path, numbers, results, seconds, note=''):
+    with open(path + '.tmp', 'w') as f:
+        json.dump(results_json(numbers, results, seconds, note), f, indent=2)
+        f.write('\n')
+    os.replace(path + '.tmp', path)
+
+
 def main(argv):
     args = argv[1:]
-    image = 'weensyos.img'
-    if args[:1] == ['--image']:
-        image = os.path.join(args[1], 'weensyos.img')
-        args = args[2:]
+    if args[:1] == ['--batch']:
+        import batch
+        return batch.main(args[1:])
+    image, results_path, listed, variants, seed = 'weensyos.img', None, None, True, None
     try:
-        numbers = [int(a) for a in args] or [e.number for e in EXERCISES]
-        for n in numbers:
-            by_number(n)
-    except (ValueError, StopIteration):
-        print(f'grade.py: exercises are numbered 1 to {len(EXERCISES)}', file=sys.stderr)
+        while args[:1] and args[0].startswith('--'):
+            opt = args.pop(0)
+            if opt == '--image':
+                image = os.path.join(args.pop(0), 'weensyos.img')
+            elif opt == '--results':
+                results_path = os.path.abspath(args.pop(0))
+            elif opt == '--exercises':
+                listed = args.pop(0)
+            elif opt == '--verbatim':
+                variants = False
+            elif opt == '--seed':
+                seed = int(args.pop(0))
+            else:
+                raise ValueError(f'unknown option {opt}')
+        handout_set = handed_out()
+        if args:
+            listed = ','.join(args)
+        numbers = parse_numbers(listed) if listed and listed.strip() else handout_set
+    except (ValueError, IndexError) as e:
+        print(f'grade.py: {e or "an option lacks its value"}\n\n{__doc__.strip()}', file=sys.stderr)
         return 2
+    given = [e.number for e in EXERCISES if e.number not in handout_set]
+    started = time.monotonic()
     if image == 'weensyos.img':
         errors = build()
         if errors is not None:
             print('The kernel does not build; the compiler said:')
             print('\n'.join('  ' + l for l in errors.strip().splitlines()[-25:]))
-            report(numbers, {})
+            report(numbers, {}, given)
+            if results_path:
+                write_results(results_path, numbers, {}, time.monotonic() - started,
+                              'The kernel does not build:\n' + errors.strip()[-3000:])
             return 1
-    print(f'Grading {image}: each exercise boots its attack beside Alice', flush=True)
-    return 0 if report(numbers, grade(image, numbers)) else 1
+    print(f'Grading {image}, exercises {describe_numbers(numbers)}: each boots its attack '
+          'beside Alice', flush=True)
+    results = grade(image, numbers, variants, seed)
+    passed = report(numbers, results, given)
+    if results_path:
+        write_results(results_path, numbers, results, time.monotonic() - started)
+    return 0 if passed else 1
 
 
 if __name__ == '__main__':

@@ -14,31 +14,17 @@ g = None
 
 SLOT_PAGES = 0x40000 // 4096            # a lecture slot: 256 KB
 MAP_LINE = re.compile(r'^0x([0-9a-f]{6}) (\S{64})$')
-MEMORY_LINE = re.compile(r'^memory free=(\d+) used=(\d+) shared=(\d+) leaked=(\d+)$')
-PAGES = re.compile(r' pages=(\d+) parent=(\d+)')
 
 
 class Pset:
-    """What the problem set's graders read from a boot: each proc's
-    pages= and parent=, the memory line, the audit, the memory map."""
+    """What the problem set's graders read from a boot (grade.Boot, a
+    summary.Summary): each proc's pages= and parent=, the memory line, the
+    audit, the memory map in the log."""
 
-    def __init__(self, b, output_lines):
-        self.b = b
-        self.pages, self.parent = {}, {}
-        self.memory = None
-        summary = False
-        for l in output_lines:
-            summary = summary or l.startswith('summary: ticks=')
-            if l == 'console:' and summary:
-                break
-            m = re.match(r'^proc (\d+) \S+ \S+ ticks=', l)
-            p = PAGES.search(l)
-            if summary and m and p:
-                self.pages[int(m.group(1))] = int(p.group(1))
-                self.parent[int(m.group(1))] = int(p.group(2))
-            m = MEMORY_LINE.match(l)
-            if summary and m:
-                self.memory = dict(zip(('free', 'used', 'shared', 'leaked'), map(int, m.groups())))
+    def __init__(self, b):
+        self.pages = {pid: p.pages for pid, p in b.procs.items() if p.pages is not None}
+        self.parent = {pid: p.parent for pid, p in b.procs.items() if p.parent is not None}
+        self.memory = b.memory or None
         self.map = {}
         for l in b.log:
             if l.startswith('physical memory, one character per page:'):
@@ -59,7 +45,7 @@ class Pset:
 def boot(image, procs, ticks, respawn=0):
     """A grading boot, with the problem set's reading of it."""
     b = g.boot(image, procs, ticks, respawn)
-    return b, Pset(b, b.output_lines)
+    return b, Pset(b)
 
 
 def pages_outside_slots(p):
@@ -259,15 +245,7 @@ class _Grade:
 
 def join_pset(grade_globals):
     """Joins these graders to grade.py's (`grade_globals`: its globals()),
-    with its helpers. grade.Boot keeps only the fields it parses; its boots
-    keep their whole output too, for the fields the problem set adds
-    (Pset)."""
+    with its helpers."""
     global g
     g = _Grade(grade_globals)
-
-    class Boot(grade_globals['Boot']):
-        def __init__(self, status, output, stderr):
-            super().__init__(status, output, stderr)
-            self.output_lines = output.splitlines()
-    grade_globals['Boot'] = Boot
     grade_globals['GRADERS'].update(GRADERS)

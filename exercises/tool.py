@@ -2,7 +2,10 @@
 """tool.py: makes the student handout and the lecture's "before" kernels
 from the finished kernel, so that neither can drift from the solutions.
 
-    python3 exercises/tool.py handout DIR        the student tree, in DIR
+    python3 exercises/tool.py handout DIR [LIST] the student tree, in DIR,
+                                                 handing out exercises LIST
+                                                 ("1-3,5"; default: all), the
+                                                 others given solved
     python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
                                                  K and later replaced by the
                                                  lecture's starting code
@@ -14,6 +17,7 @@ A solution is the code between `// Exercise N (title)` and
 `// End of exercise N` (see catalog.py); both lines stay, so the student
 knows where to work and the grader can still find the places.
 """
+import json
 import os
 import re
 import shutil
@@ -24,14 +28,18 @@ import textwrap
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import EXERCISES, by_number  # noqa: E402
+from catalog import (EXERCISES, HANDOUT_SAYS, by_number, describe_numbers,  # noqa: E402
+                     parse_numbers)
 
 # Written into every handout; its presence says "this tree is a handout".
 HANDOUT_STAMP = 'exercises/handout.txt'
 # What a handout leaves out of the full tree: the test suite and its
 # hostile programs (which test the solutions), CI, and the instructors'
 # README (the handout gets its own).
-HANDOUT_OMITS = ('tests/', '.ci/', 'README.md')
+HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md')
+# What a handout adds: its README (from handout-README.md), its CI.
+HANDOUT_CI = {'.github/workflows/grade.yml': 'handout-grade.yml',
+              '.github/classroom/autograding.json': None}
 
 
 class ToolError(Exception):
@@ -79,21 +87,29 @@ def starting_code(ex, indent):
     attack = ex.attacks[0]
     out = comment(indent, ex.todo, 'TODO: ')
     out += comment(indent, f'Lecture: {ex.idea}.', '  ', '    ')
-    if ex.number <= 8:
+    if not ex.before.startswith('('):
         out += comment(indent, f'Without it: {ex.before}.', '  ', '    ')
-        out += comment(indent, f'Try it: make run-{attack}; check it: make grade', '  ', '    ')
-    else:
-        out += comment(indent, f'Try it: make run-before-{attack}; check it: make grade',
-                       '  ', '    ')
+    # Commands on lines of their own, never wrapped: they are copied.
+    out += [f'{indent}//   Try it: {ex.try_command()}',
+            f'{indent}//   Check it: make grade EXERCISES={ex.number}']
     if ex.start:
         out += [indent + line for line in ex.start.split('\n')]
     return out
 
 
-def replace(text, path, numbers):
-    """`text` with the solutions of exercises `numbers` replaced."""
+GIVEN = 'Given: this exercise comes solved in this handout.'
+
+
+def replace(text, path, numbers, given=()):
+    """`text` with the solutions of exercises `numbers` replaced, and those
+    of exercises `given` marked as given."""
     lines = text.split('\n')
     spans = regions(text, path)
+    for n in sorted((n for n in spans if n in given), key=lambda n: spans[n][0], reverse=True):
+        first = spans[n][0]
+        indent = re.match(r'^(\s*)', lines[first]).group(1)
+        lines.insert(first + 1, f'{indent}// {GIVEN}')
+        spans = regions('\n'.join(lines), path)
     # From the bottom up, so that each replacement leaves the line numbers
     # of the ones above it as they were.
     for n in sorted((n for n in spans if n in numbers), key=lambda n: spans[n][0], reverse=True):
@@ -103,9 +119,51 @@ def replace(text, path, numbers):
     return '\n'.join(lines)
 
 
-def solution_lines(root):
-    """Every solution line in the tree at `root` that a handout must not
-    contain: lines of solutions that appear nowhere else in the tree."""
+def rewrite(text, path, numbers):
+    """`text` (the file `path`) with the comments that describe solutions
+    of exercises `numbers` said as the handout needs them (the catalog's
+    handout-says), and the handout-wide ones. Each must match once."""
+    pairs = [(f, o, n) for f, o, n in HANDOUT_SAYS if f == path]
+    pairs += [(by_number(x).file, o, n) for x in numbers for o, n in by_number(x).rewrites()]
+    for f, old, new in pairs:
+        if f != path:
+            continue
+        if text.count(old) != 1:
+            raise ToolError(f'{path}: the catalog rewrites "{old}", which occurs '
+                            f'{text.count(old)} times there, not once')
+        text = text.replace(old, new)
+    return text
+
+
+CATALOG_FILE = 'exercises/catalog.txt'
+
+
+def catalog_for_handout(text):
+    """The catalog without what only makes handouts (the [handout] block,
+    handout-says), whose old texts name what the handout lacks."""
+    out, block, skipping = [], '', False
+    for line in text.split('\n'):
+        if line.startswith('['):
+            block = line
+        if line.startswith('[') or (line and not line.startswith(('    ', '#'))):
+            skipping = block == '[handout]' or line.startswith('handout-says:')
+        if not skipping:
+            out.append(line)
+    return '\n'.join(out)
+
+
+def handout_text(text, path, numbers):
+    """File `path` as the handout of exercises `numbers` holds it."""
+    if path == CATALOG_FILE:
+        return catalog_for_handout(text)
+    given = {e.number for e in EXERCISES if e.number not in numbers}
+    return rewrite(replace(text, path, numbers, given), path, numbers)
+
+
+def solution_lines(root, numbers=None):
+    """Every solution line (of exercises `numbers`, default all) in the tree
+    at `root` that a handout must not contain: lines of solutions that
+    appear nowhere else in the tree."""
     inside, outside = set(), set()
     ex_files = {e.file for e in EXERCISES}
     for f in tracked_files(root):
@@ -116,8 +174,9 @@ def solution_lines(root):
             continue
         in_span = set()
         if f in ex_files:
-            for first, last in regions('\n'.join(lines), f).values():
-                in_span.update(range(first + 1, last))
+            for n, (first, last) in regions('\n'.join(lines), f).items():
+                if numbers is None or n in numbers:
+                    in_span.update(range(first + 1, last))
         for i, line in enumerate(lines):
             key = line.strip()
             if key and not key.startswith('//'):
@@ -139,31 +198,45 @@ def tracked_files(root):
         return files
 
 
-def handout(dest):
+def handout(dest, numbers=None):
+    numbers = numbers or [e.number for e in EXERCISES]
     if os.path.exists(os.path.join(ROOT, HANDOUT_STAMP)):
         raise ToolError('this tree is itself a handout: make the handout from the full tree')
     if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
         raise ToolError(f'{dest} exists and is not an empty folder: '
                         'choose a new path (make handout DIR=path)')
-    numbers = {e.number for e in EXERCISES}
-    ex_files = {e.file for e in EXERCISES}
+    ex_files = {e.file for e in EXERCISES} | {f for f, _, _ in HANDOUT_SAYS}
     os.makedirs(dest, exist_ok=True)
     for f in tracked_files(ROOT):
         if f.startswith(HANDOUT_OMITS) or not os.path.isfile(os.path.join(ROOT, f)):
             continue
         target = os.path.join(dest, f)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if f in ex_files:
-            with open(os.path.join(ROOT, f)) as src, open(target, 'w') as out:
-                out.write(replace(src.read(), f, numbers))
+        if f in ex_files or f == CATALOG_FILE:
+            with open(os.path.join(ROOT, f)) as src:
+                text = handout_text(src.read(), f, numbers)
+            with open(target, 'w') as out:
+                out.write(text)
+            shutil.copymode(os.path.join(ROOT, f), target)
         else:
             shutil.copy2(os.path.join(ROOT, f), target)
     with open(os.path.join(dest, 'README.md'), 'w') as out:
-        out.write(handout_readme())
+        out.write(handout_readme(numbers))
+    for f, template in HANDOUT_CI.items():
+        os.makedirs(os.path.dirname(os.path.join(dest, f)), exist_ok=True)
+        with open(os.path.join(dest, f), 'w') as out:
+            if template:
+                with open(os.path.join(HERE, template)) as src:
+                    out.write(src.read())
+            else:
+                json.dump(classroom_autograding(numbers), out, indent=2)
+                out.write('\n')
     with open(os.path.join(dest, HANDOUT_STAMP), 'w') as out:
         out.write('This tree is a WeensyOS student handout, made by `make handout`.\n'
-                  'Every exercise starts from the lecture\'s starting code; see README.md.\n')
-    leaked = [line for line in solution_lines(ROOT) if handout_contains(dest, line)]
+                  'The exercises below start from the lecture\'s starting code, the others\n'
+                  'come solved; `make grade` grades these (see README.md).\n'
+                  f'exercises: {describe_numbers(numbers)}\n')
+    leaked = [line for line in solution_lines(ROOT, numbers) if handout_contains(dest, line)]
     if leaked:
         shutil.rmtree(dest)
         raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
@@ -194,14 +267,33 @@ def commit(dest):
         print(f'note: the handout is not a git repository ({e})', file=sys.stderr)
 
 
-def handout_readme():
+def handout_readme(numbers):
     with open(os.path.join(HERE, 'handout-README.md')) as f:
         template = f.read()
     rows = []
     for e in EXERCISES:
-        attacks = ', '.join(f'`{a}`' for a in e.attacks)
-        rows.append(f'| {e.number} | {e.title} | `{e.file}` | {attacks} | {e.before} |')
-    return template.replace('{{EXERCISE_TABLE}}', '\n'.join(rows))
+        if e.number in numbers:
+            rows.append(f'| {e.number} | {e.title} | `{e.file}` | `{e.try_command()}` '
+                        f'| {e.before} |')
+        else:
+            rows.append(f'| {e.number} | {e.title} | `{e.file}` | given: solved in this handout '
+                        '| |')
+    return (template.replace('{{EXERCISE_TABLE}}', '\n'.join(rows))
+            .replace('{{EXERCISES}}', describe_numbers(numbers)))
+
+
+def classroom_autograding(numbers):
+    """GitHub Classroom's .github/classroom/autograding.json: one test per
+    exercise handed out, each `make grade EXERCISES=N` with its points,
+    passing when the grader's last line says so."""
+    tests = []
+    for i, n in enumerate(numbers):
+        ex = by_number(n)
+        tests.append({'name': f'exercise {n}: {ex.title}', 'setup': './setup' if i == 0 else '',
+                      'run': f'make grade EXERCISES={n}', 'input': '',
+                      'output': '1 passed, 0 failed', 'comparison': 'included', 'timeout': 10,
+                      'points': ex.points})
+    return {'tests': tests}
 
 
 def before(k, src, out):
@@ -228,8 +320,12 @@ def lecture_before(program):
 
 def main(argv):
     try:
-        if len(argv) == 3 and argv[1] == 'handout':
-            handout(argv[2])
+        if len(argv) in (3, 4) and argv[1] == 'handout':
+            try:
+                numbers = parse_numbers(argv[3]) if len(argv) == 4 and argv[3] else None
+            except ValueError as e:
+                raise ToolError(f'EXERCISES={argv[3]}: {e}')
+            handout(argv[2], numbers)
             print(f'wrote the handout to {argv[2]}: cd {argv[2]} && make grade')
         elif len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
             before(int(argv[2]), argv[3], argv[4])

@@ -66,7 +66,7 @@ def fork_soak(cycles):
     empty = weensy.boot('forktest:0', ticks=10 ** 9, timeout=60)
     b = weensy.boot(f'forktest:{cycles}', ticks=10 ** 9, timeout=60 + cycles // 500)
     problems = []
-    if b.status != 0 or b.memory is None or empty.memory is None:
+    if b.status != 0 or not b.memory or not empty.memory:
         problems.append(f'exit status {b.status}, {empty.status}: ' + b.describe(tail=15))
     elif not any(f'{cycles} fork/exit cycles' in row for row in b.console):
         problems.append('the cycles did not all run:\n' + '\n'.join(b.console))

@@ -2,14 +2,23 @@
 defense K (obj/before-K) lets K's attack succeed the way the lectures say,
 and grades exercises 1..K-1 passed and K failed for that reason; the full
 kernel grades 100%; the student handout holds no solution, builds, boots
-and grades 0%; and pasting the solutions back gives the full kernel."""
+and grades 0%; and pasting the solutions back gives the full kernel.
+Students' classic mistakes get their own sentences; a handout can hand out
+any set; the grader writes Gradescope's results.json, grades a folder of
+submissions, and cannot be gamed by a kernel that knows its attacks."""
+import contextlib
+import csv
 import importlib.util
+import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 from types import SimpleNamespace
+
+import yaml
 
 import weensy
 from weensy import ROOT, cases, test
@@ -93,10 +102,11 @@ def _(t, row):
 def _(t):
     # What grade.py builds (the tree, and the kernel before exercise 8 for
     # exercise 9), built first under the lock: it is a no-op for it then.
+    # The grader's own makes are no-ops then, but make runs a rule or two
+    # every time: no other make in this tree meanwhile.
     build_before(t, 8)
-    with build_lock:
+    with build_lock, weensy.qemu_slots:
         weensy.run(weensy.make_command('-s'))
-    with weensy.qemu_slots:
         status, out, _ = weensy.run(['python3', 'exercises/grade.py'], timeout=300)
     lines = out.strip().splitlines()
     t.check(status == 0, f'make grade exited {status}:\n{out}')
@@ -127,15 +137,37 @@ def _(t):
             'before exercise 8, Eve did not print the secret:\n' + '\n'.join(r.console))
 
 
+def make_handout(t, dest, exercises=''):
+    status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}',
+                                                    *([f'EXERCISES={exercises}'] if exercises else [])))
+    t.check(status == 0, f'make handout failed:\n{out}')
+
+
+@contextlib.contextmanager
+def handout_tree(t, exercises=''):
+    """A new handout (of `exercises`, default all) in a temporary folder:
+    (the folder, the handout in it), removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix='weensy-handout-')
+    try:
+        dest = os.path.join(tmp, 'h')
+        make_handout(t, dest, exercises)
+        yield tmp, dest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def grade_in(tree, *args):
+    """Runs `tree`'s grader (exercises/grade.py ARGS); (status, lines, output)."""
+    with weensy.qemu_slots:
+        status, out, _ = weensy.run(['python3', 'exercises/grade.py', *args], cwd=tree, timeout=300)
+    return status, out.strip().splitlines(), out
+
+
 @test("make handout: a fresh git repository with one commit, no solution line, its own README; "
       "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise (and with the compiler's words when it does not build), "
       "and a second make handout into it is refused")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-handout-')
-    try:
-        dest = os.path.join(tmp, 'h')
-        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
-        t.check(status == 0, f'make handout failed:\n{out}')
+    with handout_tree(t) as (tmp, dest):
         status, log, _ = weensy.run(['git', 'log', '--oneline'], cwd=dest)
         t.check(status == 0 and len(log.strip().splitlines()) == 1,
                 f'the handout is not a git repository with one commit:\n{log}')
@@ -158,9 +190,7 @@ def _(t):
         t.check(b.console_numbers('Alice') and b.console_numbers('Eve'),
                 'Alice and Eve do not both print in the handout')
 
-        with weensy.qemu_slots:
-            status, out, _ = weensy.run(['python3', 'exercises/grade.py'], cwd=dest, timeout=300)
-        lines = out.strip().splitlines()
+        status, lines, out = grade_in(dest)
         t.check(status == 1, f'make grade in the handout exited {status}:\n{out}')
         for e in catalog.EXERCISES:
             t.check(any(re.match(rf'^exercise {e.number} .* 0/{e.points}  FAIL: \S', l) for l in lines),
@@ -169,23 +199,23 @@ def _(t):
                 f'the handout does not score 0:\n{out}')
 
         # A student's kernel that does not build scores 0, with the
-        # compiler's words.
+        # compiler's words (and so does its results.json).
         with open(os.path.join(dest, 'kernel.cc'), 'a') as f:
             f.write('\nthis line is not C++\n')
-        status, out, _ = weensy.run(['python3', 'exercises/grade.py'], cwd=dest, timeout=300)
-        lines = out.strip().splitlines()
+        status, lines, out = grade_in(dest, '--results', 'r.json')
         t.check(status == 1 and 'The kernel does not build; the compiler said:' in out
                 and 'kernel.cc' in out and 'error' in out,
                 f'a kernel that does not build is not reported with the compiler\'s words:\n{out}')
         t.check(f'score: 0/{TOTAL} (0%)' in lines and lines[-1] == f'0 passed, {len(catalog.EXERCISES)} failed',
                 f'a kernel that does not build does not score 0:\n{out}')
+        results = json.load(open(os.path.join(dest, 'r.json')))
+        t.check(results['score'] == 0 and 'does not build' in results['output'],
+                f'results.json of a kernel that does not build: {results}')
 
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
         t.check(status != 0 and 'not an empty folder' in out, f'a second handout was not refused:\n{out}')
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h2'), cwd=dest)
         t.check(status != 0 and 'itself a handout' in out, f'a handout made a handout:\n{out}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @test("Pasting every solution back into the handout's files gives the full tree's files byte for byte")
@@ -208,10 +238,11 @@ def _(t):
 
 
 @test("BEFORE=2 with eve-cli: the lecture's kernel hangs after Eve's cli and the watchdog says who; "
-      "run-before-ATTACK picks the right kernel and refuses a program that is no attack")
+      "run-before-ATTACK picks the right kernel and refuses a program that is no attack; "
+      "make run-eve-NAME says how to boot Eve beside Alice")
 def _(t):
     build_before(t, 2)
-    with weensy.qemu_slots:
+    with build_lock, weensy.qemu_slots:
         status, out, _ = weensy.run(weensy.make_command('-s', 'run-headless', 'BEFORE=2', PROCS='alice eve-cli',
                                                         TICKS=40, QEMUEXTRA=weensy.STEADY_CLOCK))
     t.check(status != 0, f'the before-2 kernel did not stop on the hang:\n{out[-1500:]}')
@@ -221,5 +252,343 @@ def _(t):
                       ('eve-steal', 8)):
         status, out, _ = weensy.run(['python3', 'exercises/tool.py', 'lecture-before', attack])
         t.check(status == 0 and out.strip() == str(k), f'{attack}: before-{out.strip()}, expected {k}')
-    status, out, _ = weensy.run(weensy.make_command('run-before-alice'))
+    with build_lock:
+        status, out, _ = weensy.run(weensy.make_command('run-before-alice'))
+        status2, out2, _ = weensy.run(weensy.make_command('run-eve-nosuch'))
+    t.check(status2 != 0 and 'make run PROCS="alice eve-nosuch"' in out2 and "no program 'eve-nosuch'" in out2,
+            f'make run-eve-NAME does not say how to boot Eve beside Alice:\n{out2[-500:]}')
     t.check(status != 0 and "'alice' is no exercise's attack" in out, f'run-before-alice: {out[-500:]}')
+
+
+# ---- Kernels written by a test: a student's mistake, a cheat ----
+
+def with_regions(bodies):
+    """kernel.cc with the regions of `bodies` ({exercise: C++ text}) holding
+    that text instead of their solutions."""
+    text = weensy.read('kernel.cc')
+    lines = text.split('\n')
+    spans = tool.regions(text, 'kernel.cc')
+    for n in sorted(bodies, key=lambda n: spans[n][0], reverse=True):
+        first, last = spans[n]
+        indent = re.match(r'^(\s*)', lines[first]).group(1)
+        lines[first + 1:last] = [indent + l if l else l for l in bodies[n].strip('\n').split('\n')]
+    return '\n'.join(lines)
+
+
+def build_kernel(t, tag, text):
+    """Builds `text` as a kernel.cc beside the tree's (obj/before-TAG/, made
+    like the lecture's before-K kernels); returns its image."""
+    folder = os.path.join(ROOT, 'obj', f'before-{tag}')
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'kernel.cc'), 'w') as f:
+        f.write(text)
+    # Newer than what the before-K rule makes it from, so make keeps it.
+    with build_lock:
+        status, out, _ = weensy.run(weensy.make_command('-s', f'obj/before-{tag}/weensyos.img'))
+    t.check(status == 0, f'the {tag} kernel does not build:\n{out[-2000:]}')
+    return os.path.join('obj', f'before-{tag}', 'weensyos.img')
+
+
+MISTAKES = [
+    SimpleNamespace(n=3, tag='kill-no-schedule', outcome='exception-returned', says='call schedule()',
+                    what='kills the faulting process but forgets schedule(), so exception() returns',
+                    body='''if (!from_process) {
+    panic_at(regs, "kernel %s", why);   // does not return
+}
+process_kill(current, why);'''),
+    SimpleNamespace(n=2, tag='iopl0-no-if', outcome='interrupts-off', says='give them FL_IF',
+                    what='gives processes IOPL 0 but not interrupts on (FL_IF)',
+                    body='regs.reg_rflags = regs.reg_rflags & FL_USER_MASK;'),
+    SimpleNamespace(n=4, tag='code-still-user', outcome='ran-kernel-code', says='kernel code is still PTE_U',
+                    what='makes kernel code read-only but leaves it PTE_U',
+                    body='''if (pa == CONSOLE_ADDR) {
+    return PTE_PWU | PTE_NX;
+} else if (pa >= reinterpret_cast<uintptr_t>(kernel_text_start)
+           && pa < reinterpret_cast<uintptr_t>(kernel_rodata_start)) {
+    return PTE_P | PTE_U;
+}
+return PTE_P | PTE_W | PTE_NX;'''),
+    SimpleNamespace(n=4, tag='console-not-user', outcome='alice-hurt', says='the console page',
+                    what='takes PTE_U off the console page too',
+                    body='''if (pa >= reinterpret_cast<uintptr_t>(kernel_text_start)
+    && pa < reinterpret_cast<uintptr_t>(kernel_rodata_start)) {
+    return PTE_P;
+}
+return PTE_P | PTE_W | PTE_NX;'''),
+    SimpleNamespace(n=5, tag='readable-buffer', outcome='read-only-buffer', says='writable by her',
+                    what='checks that the buffer is the process\'s to read, not to write',
+                    body='''if (!user_range_ok(p->pagetable, buf, sizeof(SYSNAME), false)) {
+    return -1;
+}'''),
+    SimpleNamespace(n=6, tag='any-user-page', outcome='slot-not-checked', says='only in its own slot',
+                    what='refuses only addresses below PROC_START_ADDR, not other processes\' pages',
+                    body='''if (addr % PAGESIZE != 0 || addr < PROC_START_ADDR) {
+    return -1;
+}'''),
+    SimpleNamespace(n=1, tag='run-current', outcome='alice-starved', says='call schedule()',
+                    what='runs the same process again when its slice is over',
+                    body='run(current);       // does not return'),
+]
+for m in MISTAKES:
+    m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails it as '
+                  f'{m.outcome}, with a sentence that says "{m.says}"')
+
+
+@cases(MISTAKES)
+def _(t, m):
+    image = build_kernel(t, f'wrong-{m.tag}', with_regions({m.n: m.body}))
+    r = grade.grade(image, [m.n])[m.n]
+    t.check(not r.passed, f'the mistaken exercise {m.n} passed')
+    t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')
+    t.check(m.says in r.why, f'the sentence does not say {m.says!r}: {r.why}')
+
+
+# Kernels that know the handout's attacks: one refuses only the pages of
+# their exact addresses, the other protects only processes with their
+# names. Each passes exercise 4 against the verbatim attacks, and fails it
+# against make grade's variants.
+CHEATS = [
+    SimpleNamespace(tag='cheat-address', how='protects only the page that syscall_entry and kernel_entry are on',
+                    bodies={4: 'return PTE_PWU;', 8: '''uintptr_t aimed_at = reinterpret_cast<uintptr_t>(syscall_entry);
+vmiter(kernel_pagetable, aimed_at).map(aimed_at & ~(PAGESIZE - 1), PTE_P);
+return kernel_pagetable;'''}),
+    SimpleNamespace(tag='cheat-name', how='protects the kernel only from processes named eve-kwrite or eve-kjump',
+                    bodies={4: 'return PTE_PWU;', 8: '''if (strcmp(p->name, "eve-kwrite") != 0 && strcmp(p->name, "eve-kjump") != 0) {
+    return kernel_pagetable;
+}
+x86_64_pagetable* pt = proc_pagetable_create();
+for (uintptr_t va = KERNEL_START_ADDR; pt && va < KERNEL_STACK_TOP; va += PAGESIZE) {
+    vmiter(pt, va).map(va, PTE_P | PTE_W);
+}
+return pt;'''}),
+]
+for c in CHEATS:
+    c.sentence = (f'A kernel that {c.how} passes exercise 4 against the handout\'s own attacks, '
+                  'and fails it against the variants make grade boots')
+
+
+@cases(CHEATS)
+def _(t, c):
+    image = build_kernel(t, c.tag, with_regions(c.bodies))
+    verbatim = grade.grade(image, [4], variants=False)[4]
+    t.check(verbatim.passed, f'the cheat does not even fool the verbatim attacks: {verbatim.why}')
+    for seed in (1, 2, 3):
+        r = grade.grade(image, [4], seed=seed)[4]
+        t.check(not r.passed, f'seed {seed}: the cheating kernel passed exercise 4 ({r.why})')
+
+
+# ---- Choosing what to hand out; results for machines; CI ----
+
+# What a build, a run or a grade writes: named, never shipped.
+BUILT = ('results.json', 'grades.csv', 'programs.txt', 'log.txt', 'qemu.log', 'kernel-addresses.h',
+         'lecture-sets.h', 'k-asm.h', 'handout.txt', 'compile_commands.json')
+
+
+def absent_names(tree):
+    """Names of files that `tree`'s sources and texts mention and it lacks:
+    paths with a folder (tests/...) and source file names (p-*.cc, *.py,
+    ...). The GNUmakefile is left out: it names tests/ only behind checks
+    that the folder exists."""
+    name = re.compile(r'(?<![\w./$-])((?:[\w-]+/)*[\w.-]+\.(?:cc|hh|h|S|py|md|txt|yml|json|ld))\b')
+    found = []
+    for f in tool.tracked_files(tree):
+        if f == 'GNUmakefile' or not os.path.isfile(os.path.join(tree, f)):
+            continue
+        try:
+            text = open(os.path.join(tree, f)).read()
+        except UnicodeDecodeError:
+            continue
+        for m in name.finditer(text):
+            ref = m.group(1)
+            here = [os.path.join(tree, ref), os.path.join(tree, os.path.dirname(f), ref)]
+            if not any(os.path.exists(p) for p in here) and '*' not in ref \
+                    and not ref.startswith(('obj/', 'p-NAME', 'config.')) and ref not in BUILT:
+                found.append(f'{f}: {ref}')
+    return found
+
+
+@test("make handout EXERCISES=1-3,5 hands out those four: the others come solved and say 'given'; "
+      "its make grade grades exactly the four (0/40, the rest listed as given), its EXERCISES=4,6-9 "
+      "grades the given ones 50/50; every Try-it line boots the attack beside Alice; no file names "
+      "a file the handout lacks or keeps a comment of a solution it removed")
+def _(t):
+    with handout_tree(t, '1-3,5') as (tmp, dest):
+        stamp = open(os.path.join(dest, 'exercises', 'handout.txt')).read()
+        t.check('exercises: 1-3,5' in stamp, f'the handout does not remember its set:\n{stamp}')
+        for e in catalog.EXERCISES:
+            spans = tool.regions(open(os.path.join(dest, e.file)).read(), e.file)
+            body = open(os.path.join(dest, e.file)).read().split('\n')[spans[e.number][0]:spans[e.number][1]]
+            given = any(tool.GIVEN in l for l in body)
+            t.check(given == (e.number not in (1, 2, 3, 5)),
+                    f'exercise {e.number}: "given" is {given} in the handout')
+            if e.number in (1, 2, 3, 5):
+                tries = [l for l in body if 'Try it:' in l]
+                t.check(tries and e.try_command() in ' '.join(l.strip('/ ') for l in body),
+                        f'exercise {e.number}\'s TODO lacks "Try it: {e.try_command()}"')
+                t.check('alice' in e.try_command() or 'run-before' in e.try_command(),
+                        f'exercise {e.number}: {e.try_command()} does not boot Alice beside the attack')
+        t.check('RESPAWN=1' in catalog.by_number(8).try_command(), "exercise 8's Try it lacks RESPAWN=1")
+        # Solutions of the handed-out exercises, their comments too, and
+        # the text the catalog rewrites are gone; the given ones stay.
+        for e in catalog.EXERCISES:
+            full = weensy.read(e.file)
+            first, last = tool.regions(full, e.file)[e.number]
+            handed = open(os.path.join(dest, e.file)).read()
+            comments = [l for l in full.split('\n')[first + 1:last]
+                        if l.strip().startswith('//') and len(l.strip()) > 12]
+            for l in comments:
+                t.check((l in handed) == (e.number not in (1, 2, 3, 5)),
+                        f'exercise {e.number}: its solution\'s comment {l.strip()!r} is '
+                        f'{"in" if l in handed else "not in"} the handout')
+            for old, _ in e.rewrites():
+                t.check((old in handed) == (e.number not in (1, 2, 3, 5)),
+                        f'exercise {e.number}: the handout\'s {e.file} and {old!r}')
+        for f, old, _ in catalog.HANDOUT_SAYS:
+            t.check(old not in open(os.path.join(dest, f)).read(), f'{f} in the handout still says {old!r}')
+        absent = absent_names(dest)
+        t.check(not absent, 'the handout names files it lacks:\n' + '\n'.join(absent))
+
+        status, lines, out = grade_in(dest)
+        t.check(status == 1 and lines[-1] == '0 passed, 4 failed' and 'score: 0/40 (0%)' in lines,
+                f'the subset handout does not grade its four exercises:\n{out}')
+        for n in (4, 6, 7, 8, 9):
+            t.check(any(re.match(rf'^exercise {n} .* given', l) for l in lines), f'exercise {n} is not listed as given:\n{out}')
+        status, lines, out = grade_in(dest, '--exercises', '4,6-9')
+        t.check(status == 0 and 'score: 50/50 (100%)' in lines and lines[-1] == '5 passed, 0 failed',
+                f'the given exercises do not pass:\n{out}')
+        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h3', 'EXERCISES=1-40'))
+        t.check(status != 0 and 'EXERCISES=1-40' in out and 'exercises are 1-9' in out,
+                f'a set with no such exercise was not refused clearly:\n{out}')
+
+
+@test("make grade RESULTS=path writes Gradescope's results.json: a test per exercise with name, "
+      "number, score, max_score, status and output (the reason), and the total score; the human "
+      "lines stay the same")
+def _(t):
+    folder = build_before(t, 5)
+    path = os.path.join(ROOT, 'obj', 'test-results.json')
+    status, lines, out = grade_in(ROOT, '--image', folder, '--exercises', '3-5',
+                                  '--results', path)
+    t.check(status == 1 and lines[-1] == '2 passed, 1 failed', f'before-5 graded 3-5 as:\n{out}')
+    r = json.load(open(path))
+    t.check(set(r) >= {'score', 'tests'} and isinstance(r['score'], float), f'top level: {r}')
+    t.check([x['number'] for x in r['tests']] == ['3', '4', '5'], f'tests: {r["tests"]}')
+    for x in r['tests']:
+        t.check(isinstance(x['name'], str) and isinstance(x['output'], str) and x['output']
+                and isinstance(x['score'], float) and isinstance(x['max_score'], float)
+                and x['status'] in ('passed', 'failed'), f'a test entry of the wrong form: {x}')
+        t.check((x['status'] == 'passed') == (x['score'] == x['max_score'] == 10.0)
+                or (x['status'] == 'failed' and x['score'] == 0.0), f'score and status disagree: {x}')
+    t.check(r['score'] == 20.0 == sum(x['score'] for x in r['tests']), f'total: {r["score"]}')
+    five = r['tests'][2]
+    t.check(five['status'] == 'failed' and catalog.by_number(5).says in five['output'],
+            f'exercise 5\'s output is not the grader\'s reason: {five}')
+    t.check(any(l.startswith('exercise 5 ') and five['output'] in l for l in lines),
+            f'the human line and the output differ:\n{out}')
+
+
+@test("The handout ships .github/workflows/grade.yml (on push: ./setup, make grade RESULTS=..., "
+      "results.json uploaded) and .github/classroom/autograding.json; both parse and name only "
+      "commands the handout has")
+def _(t):
+    with handout_tree(t, '2,4') as (tmp, dest):
+        flow = yaml.safe_load(open(os.path.join(dest, '.github', 'workflows', 'grade.yml')))
+        t.check('push' in flow[True] if True in flow else 'push' in flow['on'], f'not run on push: {flow}')
+        steps = flow['jobs']['grade']['steps']
+        runs = [s['run'] for s in steps if 'run' in s]
+        t.check(any(r.startswith('./setup') for r in runs) and any('make grade RESULTS=results.json' in r for r in runs),
+                f'the workflow does not set up and grade: {runs}')
+        t.check(any(s.get('with', {}).get('path') == 'results.json' for s in steps),
+                'the workflow does not upload results.json')
+        auto = json.load(open(os.path.join(dest, '.github', 'classroom', 'autograding.json')))
+        t.check([x['points'] for x in auto['tests']] == [10, 10], f'autograding tests: {auto}')
+        runs += [x['run'] for x in auto['tests']] + [x['setup'] for x in auto['tests'] if x['setup']]
+        targets = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(dest, 'GNUmakefile')).read(), re.M))
+        for r in runs:
+            words = r.split()
+            if words[0] == 'make':
+                t.check(words[1] in targets, f'{r!r}: the handout has no make target {words[1]}')
+            else:
+                t.check(os.access(os.path.join(dest, words[0]), os.X_OK), f'{r!r}: no such command in the handout')
+        status, lines, out = grade_in(dest, '--exercises', '2')
+        t.check(auto['tests'][0]['output'] not in out, 'an unsolved exercise prints what Classroom counts as a pass')
+
+
+# ---- Batch grading ----
+
+def submission_kernels():
+    """kernel.cc texts: solved, half-solved (1-4), the handout's."""
+    full = weensy.read('kernel.cc')
+    return (full, tool.replace(full, 'kernel.cc', {e.number for e in catalog.EXERCISES if e.number > 4}),
+            tool.replace(full, 'kernel.cc', {e.number for e in catalog.EXERCISES}))
+
+
+@test("make grade-all: ten submissions (solved, half-solved, unsolved, not building, a kernel "
+      "that hangs, one panicking at boot, tampered grader and programs, a git repository with broken "
+      "uncommitted changes, its grader deleted, no kernel) graded in parallel into a CSV, each row "
+      "right, with the course's grader and programs")
+def _(t):
+    with handout_tree(t) as (tmp, handout):
+        solved, half, unsolved = submission_kernels()
+        steal = weensy.read(catalog.by_number(9).file)
+        subs = os.path.join(tmp, 'subs')
+
+        def sub(name, kernel=None, extra=None):
+            d = os.path.join(subs, name)
+            shutil.copytree(handout, d, ignore=shutil.ignore_patterns('.git'))
+            if kernel is not None:
+                open(os.path.join(d, 'kernel.cc'), 'w').write(kernel)
+            for f, text in (extra or {}).items():
+                if text is None:
+                    shutil.rmtree(os.path.join(d, f)) if os.path.isdir(os.path.join(d, f)) else os.remove(os.path.join(d, f))
+                else:
+                    open(os.path.join(d, f), 'w').write(text)
+            return d
+        sub('01-solved', solved, {'p-eve-steal.cc': steal})
+        sub('02-half', half)
+        sub('03-unsolved')
+        sub('04-no-build', unsolved + '\nthis is not C++\n')
+        # Hangs at boot, before the watchdog starts: every boot runs to its
+        # time limit.
+        sub('05-hangs', with_regions({4: 'for (;;) {\n    asm volatile("pause");\n}'}))
+        sub('06-panics', with_regions({1: 'panic("this kernel gives up");'}))
+        forged = ('import json, sys\nprint("score: 90/90 (100%)")\nprint("9 passed, 0 failed")\n'
+                  'json.dump({"score": 90.0, "tests": []}, open(sys.argv[-1], "w"))\n')
+        sub('07-tampered', half, {'exercises/grade.py': forged,
+                                  'p-alice.cc': '#include "u-lib.hh"\nvoid process_main() { sys_exit(); }\n',
+                                  'GNUmakefile': 'grade:\n\t@echo "9 passed, 0 failed"\n'})
+        repo = sub('08-git', solved, {'p-eve-steal.cc': steal})
+        git = ['git', '-c', 'user.name=s', '-c', 'user.email=s@example.invalid']
+        for args in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'done']):
+            subprocess.run(git + args, cwd=repo, check=True, stdout=subprocess.DEVNULL)
+        open(os.path.join(repo, 'kernel.cc'), 'a').write('\nnot committed, not C++\n')
+        sub('09-no-grader', tool.replace(solved, 'kernel.cc', {e.number for e in catalog.EXERCISES
+                                                               if e.number > 1}),
+            {'exercises': None})
+        os.makedirs(os.path.join(subs, '10-empty'))
+        open(os.path.join(subs, '10-empty', 'README.md'), 'w').write('I did not get to it.\n')
+
+        out_csv = os.path.join(tmp, 'grades.csv')
+        with weensy.qemu_slots:
+            status, out, seconds = weensy.run(
+                ['python3', 'exercises/grade.py', '--batch', subs, '--csv', out_csv, '--time-limit', '60'],
+                timeout=900)
+        t.check(status == 0, f'the batch failed:\n{out}')
+        rows = {r['submission']: r for r in csv.DictReader(open(out_csv))}
+        # The panicking kernel panics when a slice ends: exercise 1 (and any
+        # other whose boot ends a slice) fails, never all of them pass.
+        expect = {'01-solved': 90, '02-half': 40, '03-unsolved': 0, '04-no-build': 0, '05-hangs': 0,
+                  '06-panics': None, '07-tampered': 40, '08-git': 90, '09-no-grader': 10, '10-empty': 0}
+        t.check(sorted(rows) == sorted(expect), f'rows: {sorted(rows)}\n{out}')
+        for name, total in expect.items():
+            t.check(total is None or int(rows[name]['total']) == total,
+                    f'{name}: {rows[name]}, expected {total}\n{out}')
+        t.check(rows['06-panics']['exercise 1'] == '0' and int(rows['06-panics']['total']) < 90,
+                f'the panicking kernel: {rows["06-panics"]}')
+        t.check([int(rows['02-half'][f'exercise {n}']) for n in range(1, 10)] == [10] * 4 + [0] * 5,
+                f'half-solved: {rows["02-half"]}')
+        for name, why in (('04-no-build', 'does not build'), ('05-hangs', 'time limit'),
+                          ('06-panics', 'this kernel gives up'), ('10-empty', 'no kernel files'),
+                          ('02-half', 'exercise 5:')):
+            t.check(why in rows[name]['first reason'], f'{name}: first reason {rows[name]["first reason"]!r}')
+        t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')

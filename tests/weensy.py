@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -66,12 +67,6 @@ def cases(rows):
 
 # ---- What the tests compare against: the sources ----
 
-def read(path):
-    """The text of a file of the tree (a path relative to its top)."""
-    with open(os.path.join(ROOT, path)) as f:
-        return f.read()
-
-
 def program_source(name):
     """The path of program NAME's source p-NAME.cc, at the top of the tree
     or among the test programs in tests/programs/."""
@@ -82,35 +77,16 @@ def program_source(name):
     raise FileNotFoundError(f'no p-{name}.cc at the top of the tree or in tests/programs/')
 
 
-def define(path, name):
-    """The value of `#define NAME VALUE` in a source file: a number (with
-    any U/L suffix dropped) or a string literal's text."""
-    m = re.search(r'^#define\s+' + name + r'\s+(\S+)', read(path), re.M)
-    if not m:
-        raise KeyError(f'no #define {name} in {path}')
-    value = m.group(1)
-    return value.strip('"') if value.startswith('"') else int(value.rstrip('UL'), 0)
-
-
-KERNEL_START_ADDR = define('lib.hh', 'KERNEL_START_ADDR')
-CONSOLE_ADDR = define('lib.hh', 'CONSOLE_ADDR')
-PROC_START_ADDR = define('lib.hh', 'PROC_START_ADDR')
-PROC_SLOT_SIZE = define('lib.hh', 'PROC_SLOT_SIZE')
-MAX_PROCS = define('lib.hh', 'MAX_PROCS')
-SLOT_PROCS = define('lib.hh', 'SLOT_PROCS')
-MEMSIZE_PHYSICAL = define('lib.hh', 'MEMSIZE_PHYSICAL')
-CONSOLE_ROWS = define('lib.hh', 'CONSOLE_ROWS')
-SYSNAME = define('lib.hh', 'SYSNAME')
-PAGESIZE = define('x86-64.h', 'PAGESIZE')
-# Alice and Eve print a line every 1024 iterations, one yield each.
-CALLS_PER_LINE = 1024
-# Eve's system calls (yields) before she attacks (u-eve.hh).
-EVE_WARMUP = define('u-eve.hh', 'EVE_WARMUP_LINES') * CALLS_PER_LINE
-
-
-def slot_start(pid):
-    """The first address of process `pid`'s slot."""
-    return PROC_START_ADDR + (pid - 1) * PROC_SLOT_SIZE
+# The layout and the constants (slot size, the warm-up, ...), the run
+# settings' shared part and the summary reader are the grader's too:
+# exercises/summary.py.
+sys.path.insert(0, os.path.join(ROOT, 'exercises'))
+from summary import (CALLS_PER_LINE, CONSOLE_ADDR, CONSOLE_ROWS, EVE_WARMUP,  # noqa: E402,F401
+                     KERNEL_START_ADDR, MAKE_VARIABLES, MAX_PROCS, MEMSIZE_PHYSICAL, PAGESIZE,
+                     PROC_SLOT_SIZE, PROC_START_ADDR, STEADY_CLOCK, SYSNAME, Proc, Summary,
+                     define, read, slot_start)
+import summary  # noqa: E402
+SLOT_PROCS = define('lib.hh', 'SLOT_PROCS')     # the lecture's kernels' slots
 
 
 def slot_offset(pid):
@@ -168,11 +144,6 @@ def instruction_address(program, pattern):
 
 # ---- Run settings ----
 
-# For boots that check how much a process got done: QEMU's icount makes
-# guest time follow guest instructions (64 ns each), so a tick is the same
-# amount of guest work however loaded the host is.
-STEADY_CLOCK = '-icount shift=6'
-
 # Every setting a run or a build reads from the environment or config.mk,
 # with the value the tests use unless a test says otherwise.
 DEFAULT_SETTINGS = {
@@ -180,12 +151,6 @@ DEFAULT_SETTINGS = {
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
     'PTSWITCH': '0',
 }
-# Make passes these to the makes it runs; under `make check` they would
-# carry its command line into the makes the tests run.
-MAKE_VARIABLES = ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MAKE_TERMOUT',
-                  'MAKE_TERMERR')
-
-
 def settings(**chosen):
     """Every run setting: the tests' defaults, with `chosen` ones
     (PROCS='alice', HZ=1000, ...) instead."""
@@ -199,9 +164,7 @@ def clean_env(run_settings=None):
     """The environment for a command a test runs: this one, without make's
     own variables, and with every run setting as `run_settings` (default:
     settings()) says."""
-    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
-    env.update(run_settings or settings())
-    return env
+    return summary.clean_env(run_settings or settings())
 
 
 def make_command(*words, **chosen):
@@ -274,106 +237,19 @@ def processes():
 
 # ---- Boots ----
 
-class Proc:
-    """One `proc <pid> <name> <state> ticks=N syscalls=N cpu=US pages=N
-    parent=PID [reason="..."]` line (cpu: microseconds it ran; pages: the
-    user pages it maps; parent: the pid that forked it, 0 for a boot
-    process). Fields it does not know are skipped, as the contract says."""
-    LINE = re.compile(r'^proc (\d+) (\S+) (runnable|exited|broken) ticks=(\d+) '
-                      r'syscalls=(\d+)(?: cpu=(\d+))?(?: pages=(\d+))?(?: parent=(\d+))?'
-                      r'(?: [a-z_]+=[^" ]*)*(?: reason="([^"]*)")?$')
-
-    def __init__(self, m):
-        self.pid = int(m.group(1))
-        self.name = m.group(2)
-        self.state = m.group(3)
-        self.ticks = int(m.group(4))
-        self.syscalls = int(m.group(5))
-        self.cpu = int(m.group(6)) if m.group(6) is not None else None
-        self.pages = int(m.group(7)) if m.group(7) is not None else None
-        self.parent = int(m.group(8)) if m.group(8) is not None else None
-        self.reason = m.group(9)
-
-    def __repr__(self):
-        return (f'proc {self.pid} {self.name} {self.state} ticks={self.ticks} '
-                f'syscalls={self.syscalls} pages={self.pages} parent={self.parent} '
-                f'reason={self.reason!r}')
-
-
-class Boot:
+class Boot(Summary):
     """The outcome of one headless boot: its settings, exit status, output
-    (with each line's arrival time, in seconds from the start), summary."""
+    (with each line's arrival time, in seconds from the start), and what
+    Summary reads from it (log_lines, procs, integrity, console, ...)."""
 
     def __init__(self, run_settings, status, lines, stderr, seconds, arrivals=None, note=''):
         self.settings = run_settings
         self.note = note
         self.status = status
-        self.lines = lines
         self.arrivals = arrivals or []
         self.stderr = stderr
         self.seconds = seconds
-        self.ticks = None
-        self.procs = {}
-        self.integrity = None
-        self.memory = None      # {free, used, shared, leaked}: pages
-        self.console = []
-        self._parse_summary()
-
-    def _parse_summary(self):
-        """Splits the output into the kernel's log and its summary blocks.
-        The CONSOLE_ROWS rows after a block's `console:` line are screen
-        text, which any process can write (p-eve-forge.cc paints a whole
-        summary there), so they are taken as screen rows and nothing else:
-        never as a summary, `proc`, `kernel` or log line. The last complete
-        block is the summary (a panic while printing one prints another)."""
-        self.log_lines = []
-        found = False
-        i = 0
-        while i < len(self.lines):
-            if not self.lines[i].startswith('summary: ticks='):
-                self.log_lines.append(self.lines[i])
-                i += 1
-                continue
-            block, i = self._summary_block(i)
-            if block['complete'] or not found:
-                found = block['complete']
-                self.ticks, self.procs = block['ticks'], block['procs']
-                self.memory = block['memory']
-                self.integrity, self.console = block['integrity'], block['console']
-
-    def _summary_block(self, i):
-        """Parses the summary block whose first line is self.lines[i];
-        returns it and the index of the first line after it."""
-        lines = self.lines
-        m = re.match(r'^summary: ticks=(\d+)$', lines[i])
-        block = {'ticks': int(m.group(1)) if m else None, 'procs': {}, 'integrity': None,
-                 'memory': None, 'console': [], 'complete': False}
-        i += 1
-        while i < len(lines) and lines[i].startswith('proc '):
-            m = Proc.LINE.match(lines[i])
-            if m:
-                p = Proc(m)
-                block['procs'][p.pid] = p
-            i += 1
-        m = re.match(r'^memory free=(\d+) used=(\d+) shared=(\d+) leaked=(\d+)$',
-                     lines[i] if i < len(lines) else '')
-        if m:
-            block['memory'] = dict(zip(('free', 'used', 'shared', 'leaked'), map(int, m.groups())))
-            i += 1
-        if i < len(lines) and lines[i].startswith('kernel '):
-            block['integrity'] = lines[i][len('kernel '):]
-            i += 1
-        if i < len(lines) and lines[i] == 'console:':
-            block['console'] = lines[i + 1:i + 1 + CONSOLE_ROWS]
-            i += 1 + len(block['console'])
-            if len(block['console']) == CONSOLE_ROWS and i < len(lines) \
-                    and lines[i] == 'end-summary':
-                block['complete'] = block['ticks'] is not None
-                i += 1
-        return block, i
-
-    def proc(self, pid):
-        return self.procs.get(pid)
+        super().__init__(lines)
 
     @property
     def log(self):
@@ -384,17 +260,6 @@ class Boot:
         """Seconds from the start of the boot to the first output line
         starting with `prefix` (None if there is none)."""
         return next((s for s, l in zip(self.arrivals, self.lines) if l.startswith(prefix)), None)
-
-    def killed(self, pid=None):
-        """Reasons of every `proc N killed: ...` log line (for pid, if given)."""
-        out = []
-        # Only the log: the screen rows in the summary repeat the message
-        # (and a process can write anything there).
-        for l in self.log_lines:
-            m = re.match(r'^proc (\d+) killed: (.*)$', l)
-            if m and (pid is None or int(m.group(1)) == pid):
-                out.append(m.group(2))
-        return out
 
     def memory_map(self):
         """The last physical memory map in the log: {address: character},
