@@ -46,6 +46,7 @@ boot_options bootopt;
 
 static proc* slots_end = &ptable[1];    // just past the last slot ever used
 static int families;            // boot processes: each heads a family
+static int children;            // forked processes still running
 
 static void processes_start(const char* procs);
 static bool copy_on_write(proc* p, uintptr_t addr);    // exercise 16
@@ -228,6 +229,7 @@ static void process_end(proc* p, procstate_t state) {
     if (p == on_cpu) {
         cpu_release();
     }
+    children -= p->parent != 0 && p->state == P_RUNNABLE;
     p->state = state;
 }
 
@@ -276,7 +278,7 @@ void processes_restart(const char* procs) {
     }
     current = nullptr;
     slots_end = &ptable[1];
-    families = 0;
+    families = children = 0;
     log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
     processes_start(procs);
     schedule();                 // does not return
@@ -495,6 +497,7 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     // nothing).
     segments_switch(&child->segs, child->segs);
     child->state = P_RUNNABLE;
+    ++children;
     slots_end = max(slots_end, child + 1);
     log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
 }
@@ -551,6 +554,24 @@ uint64_t syscall(regstate* regs) {
 
 // ---- 5. Scheduling ----
 
+// The next runnable process after `current`, round robin over the slots:
+// two plain scans, since every yield runs them, and none past the last slot
+// ever used (no process is ever there). Null if none can run.
+static proc* round_robin() {
+    proc* const after = current ? current + 1 : &ptable[1];
+    for (proc* p = after; p < slots_end; ++p) {
+        if (p->state == P_RUNNABLE) {
+            return p;
+        }
+    }
+    for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
+        if (p->state == P_RUNNABLE) {
+            return p;
+        }
+    }
+    return nullptr;
+}
+
 // Exercise 15 (the fork bomb)
 // A family (a boot process and its descendants) holds at most its share of
 // the slots, and families take turns on the CPU, round robin inside each:
@@ -564,6 +585,9 @@ static bool family_full(const proc* parent) {
 }
 
 static proc* next_to_run() {
+    if (children == 0) {
+        return round_robin();   // each family its boot process alone: the same turns
+    }
     static int last_of[NPROC];          // each family's member that ran last
     int family = current ? current->family : families;
     for (int i = 0; i != families; ++i) {

@@ -8,14 +8,12 @@ import re
 from weensy import test
 
 # Per round trip, the benchmark's loop included: the targets of the entry
-# path without a page-table switch (tuned to 68 and 110; the problem set's
-# scheduler, which gives families turns (exercise 15), adds about 25 to a
-# yield).
+# path without a page-table switch (tuned to 68 and 110).
 GETPID_LIMIT = 75
-YIELD_LIMIT = 145
+YIELD_LIMIT = 120
 
 
-@test("p-bench under -icount: sys_getpid stays within 75 guest instructions per call, sys_yield (nothing else runnable) within 145")
+@test("p-bench under -icount: sys_getpid stays within 75 guest instructions per call, sys_yield (nothing else runnable) within 120")
 def _(t):
     b = t.boot('bench', ticks=100000, timeout=60, qemuextra='-icount shift=0')
     t.proc(b, 1, 'bench', 'exited')
