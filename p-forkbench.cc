@@ -1,4 +1,4 @@
-// p-forkbench.cc: what fork costs (tests/bench.py, `make bench`). With
+// p-forkbench.cc: what fork costs (`make bench`, exercise 16). With
 // `pages` writable pages (its data, its stack and heap pages: PROCS
 // "forkbench:N", default 4), it forks a child that exits at once, again
 // and again, and reports the least counter ticks of the parent's sys_fork

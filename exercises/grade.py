@@ -438,8 +438,9 @@ def grade_5(image):
                         f'even for the kernel): PANIC: {b.panic}')
         return fail('kernel-wrote-own-code', f'sys_getsysname(0x{target:x}, the kernel\'s '
                     f'{name}) was not refused: {b.what_happened()}{integrity_note(b)}')
-    # Eve's own code: hers to read, not to write.
-    own = slot_start(2)
+    # Eve's own code: hers to read, not to write (at PROC_START_ADDR when
+    # every process has the same addresses: exercise 11).
+    own = slot_start(1) if same_addresses(b) else slot_start(2)
     b = boot(image, f'alice eve-sysname:{own}', 12, vary=True)
     if not call_refused(b):
         return fail('read-only-buffer', f'sys_getsysname wrote into Eve\'s own code at '
@@ -463,10 +464,16 @@ def grade_6(image):
         return fail('kernel-page-given',
                     f'sys_page_alloc handed Eve a page of kernel code (0x{page:x}, with '
                     f'{name}): {b.what_happened()}{integrity_note(b)}')
-    # Alice's code page: above PROC_START_ADDR, but not Eve's. (From
-    # exercise 11 on, every process has the same addresses: Eve cannot
-    # name Alice's pages at all.)
+    # Alice's code page: above PROC_START_ADDR, but not Eve's. From
+    # exercise 11 on every process has the same addresses, and Eve cannot
+    # name Alice's pages: then a page past her own memory (MEMSIZE_VIRTUAL).
     if same_addresses(b):
+        past = define('lib.hh', 'MEMSIZE_VIRTUAL')
+        b = boot(image, f'alice eve-pagealloc:{past}', 12, vary=True)
+        if not b.screen_has('sys_page_alloc returned -1'):
+            return fail('slot-not-checked', f'sys_page_alloc mapped Eve a page at 0x{past:x}, past '
+                        f'her own memory: a process may map pages only in its own slot (its '
+                        f'own memory, up to MEMSIZE_VIRTUAL). {b.what_happened()}')
         return ok()
     theirs = slot_start(1)
     b = boot(image, f'alice eve-pagealloc:{theirs}', 12, vary=True)

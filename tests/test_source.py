@@ -18,7 +18,7 @@ from weensy import ROOT, read, test
 MACHINERY_WORDS = ('ptswitch', 'vm86', 'nmi', 'summary')
 # (The lecture's nine exercises and the problem set's seven: their TODOs
 # and starting code are most of what the problem set adds.)
-HANDOUT_KERNEL_MAX_LINES = 700
+HANDOUT_KERNEL_MAX_LINES = 750
 
 
 def handout_kernel():
@@ -32,7 +32,7 @@ def handout_kernel():
             return f.read()
 
 
-@test("The handout's kernel.cc is at most 700 lines and mentions none of PTSWITCH, vm86, NMIs "
+@test("The handout's kernel.cc is at most 750 lines and mentions none of PTSWITCH, vm86, NMIs "
       "or the summary: that machinery lives in rooms of its own")
 def _(t):
     text = handout_kernel()
