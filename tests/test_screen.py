@@ -10,18 +10,25 @@ import subprocess
 import weensy
 from weensy import ROOT, STEADY_CLOCK, test
 
-# A process row: pid, name, share of the CPU, bar, system calls a second, state.
-PROC_ROW = re.compile(r'^ ?(\d) (\S+) +(\d+)% [#.]{10} +(\d+)/s +(.*)$')
+# A process row: pid, name, share of the CPU, bar, system calls a second,
+# pages and parent (but for a killed process), state.
+PROC_ROW = re.compile(r'^ ?(\d+) (\S+) +(\d+)% [#.]{10} +(\d+)/s +(?:(\d+) pg par (\d+) +)?(.*)$')
 MAP_ROW = re.compile(r'^0x([0-9a-f]{6}) (.{64})$')
 
 
 def panel(b):
     """{pid: (name, share, calls per second, state)} from the screen rows."""
+    return {pid: row[:4] for pid, row in panel_with_pages(b).items()}
+
+
+def panel_with_pages(b):
+    """{pid: (name, share, calls per second, state, pages, parent)}."""
     rows = {}
     for line in b.console:
         m = PROC_ROW.match(line)
         if m:
-            rows[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(5))
+            rows[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(7),
+                                     m.group(5) and int(m.group(5)), m.group(6) and int(m.group(6)))
     return rows
 
 
@@ -40,9 +47,10 @@ def screen_map(b):
 
 
 @test("The panel names each process in its own row (state, CPU share, system calls a second) "
-      "and the physical map shows each process's digit in its own slot and K at 0x40000")
+      "and the physical map shows each process's digit in its own slot and K at 0x40000 "
+      "(the lecture's kernel)")
 def _(t):
-    b = t.boot('alice eve', ticks=60, view='map')
+    b = t.boot_lecture('alice eve', ticks=60, view='map')
     rows = panel(b)
     t.check(sorted(rows) == [1, 2], f'process rows for pids {sorted(rows)}, expected 1 and 2:\n'
             + '\n'.join(b.console))
@@ -123,9 +131,10 @@ def _(t):
 
 
 @test("v switches to pid 1's virtual memory (read-only code, writable stack, the console, "
-      "kernel-only pages), then pid 2's, then the plain console")
+      "kernel-only pages), then pid 2's, then the plain console (the lecture's kernel)")
 def _(t):
-    b = t.boot_typing('alice eve', ['v'], ticks=150, gap=0.3, view='map')
+    b = t.boot_typing('alice eve', ['v'], ticks=150, gap=0.3, view='map',
+                      image=weensy.LECTURE_IMAGE)
     t.check('view: virtual 1' in b.log_lines, 'the kernel did not log the switch to pid 1')
     title, cells = screen_map(b)
     t.check(title and title.startswith('pid 1 alice virtual memory'), f'map title {title!r}')
@@ -133,8 +142,8 @@ def _(t):
     t.check(cells[0x13F000] == 'w', f"Alice's stack page shows {cells[0x13F000]!r}, not w")
     t.check(cells[0xB8000] == 'C' and cells[0x40000] == '-' and cells[0] == '.',
             f'console {cells[0xB8000]!r}, kernel {cells[0x40000]!r}, page 0 {cells[0]!r}')
-    t.check(set(cells[a] for a in range(0x140000, 0x200000, 4096)) == {'-'},
-            "Eve's slot is not kernel-only in Alice's page table")
+    t.check(set(cells[a] for a in range(0x140000, 0x200000, 4096)) <= {'-', '.'},
+            "Eve's slot is not kept from Alice in her page table")
     b = t.boot_typing('alice eve', ['v', 'v', 'v'], ticks=200, gap=0.3, view='map')
     views = [l for l in b.log_lines if l.startswith('view: ')]
     t.check(views == ['view: virtual 1', 'view: virtual 2', 'view: console 0'],
@@ -218,3 +227,18 @@ def _(t):
                     'the screen is still up 5 s after q')
     finally:
         tmux('kill-server')
+
+
+@test("On the problem set's kernel the panel gives each process its pages and parent, and after "
+      "p-fork the map shows shared code (S), page tables (P) and no leak (L)")
+def _(t):
+    b = t.boot('fork', ticks=60, qemuextra=STEADY_CLOCK, view='map')
+    rows = panel_with_pages(b)
+    t.check(sorted(rows) == [1, 2, 3, 4], f'process rows {sorted(rows)}:\n' + '\n'.join(b.console))
+    parents = {pid: row[5] for pid, row in rows.items()}
+    t.check(parents == {1: 0, 2: 1, 3: 1, 4: 2}, f'parents on the panel: {parents}')
+    t.check(all(row[4] and row[4] >= 4 for row in rows.values()), f'pages on the panel: {rows}')
+    title, cells = screen_map(b)
+    t.check(title and 'S shared' in title, f'map title {title!r}')
+    t.check('S' in cells.values() and 'P' in cells.values() and 'L' not in cells.values(),
+            'the map lacks S or P, or shows L:\n' + '\n'.join(b.console))
