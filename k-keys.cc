@@ -23,7 +23,7 @@ static void show_map(int) {
 }
 
 static void check_integrity(int) {
-    char report[160];
+    char report[INTEGRITY_REPORT_SIZE];
     integrity_report(report, sizeof(report));
     console_printf(CS_WHITE "kernel %s\n", report);
     log_printf("integrity check: kernel %s\n", report);
@@ -35,6 +35,14 @@ static void next_view(int) {
 
 static void program_set(int key) {
     screen_restart(key, lecture_sets[key - '0']);      // does not return
+}
+
+// The problem set's keys, as the pset has them: four allocators, fork,
+// forkexit.
+static void pset_set(int key) {
+    const char* procs = key == 'a' ? "allocator allocator allocator allocator"
+        : (key == 'f' ? "fork" : "forkexit");
+    screen_restart(key, procs);         // does not return
 }
 
 struct key_command {
@@ -49,8 +57,11 @@ static const key_command commands[] = {
     {'v', 'v', "view", next_view},
     {'m', 'm', "map", show_map},
     {'i', 'i', "check", check_integrity},
-    {'0', '0', "alice+eve", program_set},
-    {'1', '0' + LECTURE_SET_KEYS - 1, "alice+attack N", program_set},
+    {'0', '0', nullptr, program_set},       // unlisted: the row has no room
+    {'1', '0' + LECTURE_SET_KEYS - 1, "attack", program_set},
+    {'a', 'a', "alloc", pset_set},
+    {'f', 'f', "fork", pset_set},
+    {'e', 'e', "forkexit", pset_set},
 };
 
 bool key_quits(int key) {
@@ -73,9 +84,9 @@ void keys_help(char* buf, size_t size) {
         if (!c.help || n >= size) {
             continue;
         } else if (c.first == c.last) {
-            n += snprintf(buf + n, size - n, "  %c %s", c.first, c.help);
+            n += snprintf(buf + n, size - n, " %c %s", c.first, c.help);
         } else {
-            n += snprintf(buf + n, size - n, "  %c-%c %s", c.first, c.last, c.help);
+            n += snprintf(buf + n, size - n, " %c-%c %s", c.first, c.last, c.help);
         }
     }
 }

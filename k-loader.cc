@@ -1,13 +1,11 @@
-// k-loader.cc: loads a program's ELF image from the disk into a process
-// slot. Programs are position-independent executables linked for slot 1
-// (PROC_START_ADDR); loading one into slot k moves it by
-// (k - 1) * PROC_SLOT_SIZE and applies its R_X86_64_RELATIVE relocations,
-// so any program runs in any slot without being rebuilt. A (re)started
-// process finds only its program's bytes and zeros in its slot, and no page
-// is both writable and executable. Every write into the slot goes through
-// user_copy/user_zero: in the before-8 kernels' shared page table
-// (exercise 8's starting code) the slot is user-accessible while the
-// kernel writes it, which SMAP forbids otherwise.
+// k-loader.cc: loads a program's ELF image from the disk into a process's
+// own memory. Programs are position-independent executables linked for
+// PROC_START_ADDR; loading one into slot k of the lecture's kernels moves
+// it by (k - 1) * PROC_SLOT_SIZE and applies its R_X86_64_RELATIVE
+// relocations, so any program runs in any slot without being rebuilt. Its
+// pages come from process_page_alloc (kernel.cc), fresh and zeroed, and
+// the kernel writes them through its direct map (pagetable_write), whatever
+// page table it runs on. No page is both writable and executable.
 #include "kernel.hh"
 #include "elf.h"
 #include "k-ata.hh"
@@ -85,8 +83,8 @@ void program_list(char* buf, size_t size) {
     }
 }
 
-// Copies `size` bytes at byte `offset` of program `e`'s image to `dst`
-// (with user_copy: `dst` may be process memory).
+// Copies `size` bytes at byte `offset` of program `e`'s image to kernel
+// memory at `dst`.
 static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, size_t size) {
     static uint8_t buf[8 * SECTORSIZE];
     if (offset > e->size || size > e->size - offset) {
@@ -100,7 +98,7 @@ static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, s
         if (disk_read(e->sector + offset / SECTORSIZE, buf, nsectors) < 0) {
             return false;
         }
-        user_copy(out, buf + skip, chunk);
+        memcpy(out, buf + skip, chunk);
         out += chunk;
         offset += chunk;
         size -= chunk;
@@ -108,18 +106,40 @@ static bool image_read(const program_dir_entry* e, uint64_t offset, void* dst, s
     return true;
 }
 
-// Maps [va, va + size) user-accessible in `pt` with permissions `perm`.
-// A page that was not yet user-accessible is zeroed first, so nothing of a
-// previous life or process shows through.
-static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, uint64_t perm) {
+// Maps [va, va + size) user-accessible in process p's table with
+// permissions `perm`, on fresh pages (or the ones an earlier segment that
+// shares a page already has).
+static const char* map_user(proc* p, uintptr_t va, size_t size, uint64_t perm) {
     for (uintptr_t a = round_down(va, PAGESIZE); a < va + size; a += PAGESIZE) {
-        vmiter it(pt, a);
-        if (!it.user()) {
-            user_zero(reinterpret_cast<void*>(a), PAGESIZE);
+        vmiter it(p->pagetable, a);
+        uintptr_t pa = it.user() ? it.pa() : process_page_alloc(p, a);
+        if (pa == 0) {
+            return "out of memory";
         }
-        if (it.map(a, perm) < 0) {
+        if (it.map(pa, perm) < 0) {
+            if (!it.user()) {
+                kfree(pa);
+            }
+            return "out of memory for page tables";
+        }
+    }
+    return nullptr;
+}
+
+// Copies `size` bytes at `offset` of program e's image into process
+// memory at `va`, a sector buffer at a time.
+static bool image_load(x86_64_pagetable* pt, const program_dir_entry* e, uint64_t offset,
+                       uintptr_t va, size_t size) {
+    static uint8_t chunk[8 * SECTORSIZE];
+    while (size != 0) {
+        size_t n = min(size, sizeof(chunk));
+        if (!image_read(e, offset, chunk, n)) {
             return false;
         }
+        pagetable_write(pt, va, chunk, n);
+        offset += n;
+        va += n;
+        size -= n;
     }
     return true;
 }
@@ -135,9 +155,10 @@ static bool map_user(x86_64_pagetable* pt, uintptr_t va, size_t size, uint64_t p
 static const char* relocate(x86_64_pagetable* pt, uintptr_t dynamic, uintptr_t delta,
                             uintptr_t lo, uintptr_t hi) {
     uintptr_t rela = 0, relasz = 0, relaent = sizeof(elf_rela);
-    for (uintptr_t a = dynamic; a + sizeof(elf_dyn) <= hi; a += sizeof(elf_dyn)) {
+    for (uintptr_t a = dynamic; a + sizeof(elf_dyn) <= hi && user_range_ok(pt, a, sizeof(elf_dyn), false);
+         a += sizeof(elf_dyn)) {
         elf_dyn d;
-        user_copy(&d, reinterpret_cast<const void*>(a), sizeof(d));
+        user_read(pt, &d, a, sizeof(d));
         if (d.d_tag == DT_NULL) {
             break;
         } else if (d.d_tag == DT_RELA) {
@@ -157,7 +178,10 @@ static const char* relocate(x86_64_pagetable* pt, uintptr_t dynamic, uintptr_t d
     for (uintptr_t a = rela; relasz >= sizeof(elf_rela);
          a += sizeof(elf_rela), relasz -= sizeof(elf_rela)) {
         elf_rela r;
-        user_copy(&r, reinterpret_cast<const void*>(a), sizeof(r));
+        if (!user_range_ok(pt, a, sizeof(r), false)) {
+            return "relocation table outside the program";
+        }
+        user_read(pt, &r, a, sizeof(r));
         uint32_t type = r.r_info & 0xFFFFFFFF;
         uintptr_t target = r.r_offset + delta;
         if (type == R_X86_64_NONE) {
@@ -168,7 +192,7 @@ static const char* relocate(x86_64_pagetable* pt, uintptr_t dynamic, uintptr_t d
             return "relocation outside the program";
         }
         uint64_t value = r.r_addend + delta;
-        user_copy(reinterpret_cast<void*>(target), &value, sizeof(value));
+        pagetable_write(pt, target, &value, sizeof(value));
     }
     return nullptr;
 }
@@ -188,16 +212,14 @@ static const char* check_elf(const program_dir_entry* e, elf_header& eh,
     return nullptr;
 }
 
-// Step 2: copies each loadable segment into process `p`'s slot, moved by
-// `delta`, and maps it user-accessible (writable only if the segment is).
-// Sets `dynamic` to the moved address of the dynamic section, if any.
-// Code is copied while its pages are still writable: the kernel may be
-// writing through `p`'s own table (in the before-8 kernels, the shared
-// kernel_pagetable: exercise 8's starting code), and CR0.WP
-// binds it to read-only pages too.
+// Step 2: copies each loadable segment into process p's memory, moved by
+// `delta`, on fresh pages mapped user-accessible (writable only if the
+// segment is). Sets `dynamic` to the moved address of the dynamic
+// section, if any.
 static const char* load_segments(proc* p, const program_dir_entry* e, const elf_header& eh,
                                  const elf_program* ph, uintptr_t delta, uintptr_t& dynamic) {
-    uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
+    uintptr_t base = user_memory_start(p);
+    uintptr_t stack_page = user_memory_end(p) - PAGESIZE;
     for (int i = 0; i != eh.e_phnum; ++i) {
         if (ph[i].p_type == ELF_PTYPE_DYNAMIC) {
             dynamic = ph[i].p_va + delta;
@@ -206,34 +228,30 @@ static const char* load_segments(proc* p, const program_dir_entry* e, const elf_
             continue;
         }
         uintptr_t va = ph[i].p_va + delta;
-        if (ph[i].p_va < PROGRAM_LINK_ADDR || ph[i].p_memsz > PROC_SLOT_SIZE
+        if (ph[i].p_va < PROGRAM_LINK_ADDR || ph[i].p_memsz > stack_page - base
             || va + ph[i].p_memsz > stack_page || ph[i].p_filesz > ph[i].p_memsz) {
-            return "segment does not fit in a process slot below its stack";
+            return "segment does not fit in the process's memory below its stack";
         }
-        if (!map_user(p->pagetable, va, ph[i].p_memsz, USER_DATA)) {
-            return "out of page-table pages";
+        uint64_t perm = ph[i].p_flags & ELF_PFLAG_WRITE ? USER_DATA : USER_CODE;
+        if (const char* why = map_user(p, va, ph[i].p_memsz, perm)) {
+            return why;
         }
-        auto dst = reinterpret_cast<uint8_t*>(va);
-        if (!image_read(e, ph[i].p_offset, dst, ph[i].p_filesz)) {
+        if (!image_load(p->pagetable, e, ph[i].p_offset, va, ph[i].p_filesz)) {
             return "segment past the end of the image";
-        }
-        user_zero(dst + ph[i].p_filesz, ph[i].p_memsz - ph[i].p_filesz);
-        if (!(ph[i].p_flags & ELF_PFLAG_WRITE)
-            && !map_user(p->pagetable, va, ph[i].p_memsz, USER_CODE)) {
-            return "out of page-table pages";
         }
     }
     return nullptr;
 }
 
-// Step 3: the stack is the slot's top page. The process starts as if
-// called: %rsp points at a zero return address, which also ends backtraces.
+// Step 3: the stack is the top page of the process's memory. The process
+// starts as if called: %rsp points at a zero return address, which also
+// ends backtraces.
 static const char* setup_stack(proc* p) {
-    uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
-    if (!map_user(p->pagetable, stack_page, PAGESIZE, USER_DATA)) {
-        return "out of page-table pages";
+    uintptr_t top = user_memory_end(p);
+    if (const char* why = map_user(p, top - PAGESIZE, PAGESIZE, USER_DATA)) {
+        return why;
     }
-    p->regs.reg_rsp = proc_slot_end(p->pid) - 8;
+    p->regs.reg_rsp = top - 8;
     return nullptr;
 }
 
@@ -248,8 +266,8 @@ int program_load(proc* p, const char* name) {
     }
     elf_header eh;
     elf_program ph[PROGRAM_MAX_PHDRS];
-    uintptr_t slot = proc_slot_start(p->pid);
-    uintptr_t stack_page = proc_slot_end(p->pid) - PAGESIZE;
+    uintptr_t slot = user_memory_start(p);
+    uintptr_t stack_page = user_memory_end(p) - PAGESIZE;
     uintptr_t delta = slot - PROGRAM_LINK_ADDR;
     uintptr_t dynamic = 0;
     const char* why = check_elf(e, eh, ph);

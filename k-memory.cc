@@ -1,79 +1,249 @@
-// k-memory.cc: page tables. The kernel's page table and every process's map
-// the same addresses one to one (virtual = physical); they differ only in
-// permissions. A process's table grants PTE_U on the console page and on
-// the pages of its own slot, and nowhere else.
+// k-memory.cc: physical memory and page tables. Every free page of the
+// machine belongs to the page allocator (kalloc, kfree), which counts each
+// page's users; page-table pages come from it too. The kernel reaches any
+// page through a kernel-only direct map, since a process's table maps its
+// pages at its own addresses. The integrity report audits it all.
 #include "kernel.hh"
 #include "k-vmiter.hh"
 
 x86_64_pagetable* kernel_pagetable;
+uintptr_t direct_map_base;
 
-// ---- Page-table pages ----
-// Page tables live in this pool inside the kernel's own memory, which no
-// process page table marks user-accessible. Each table of the identity map
-// takes four pages (one per level); the kernel's takes four more for the
-// kernel-only pages near 4 GB, which every table shares (high_gigabyte).
-#define PAGETABLE_POOL_PAGES (4 * MAX_PROCS + 10)
-static x86_64_pagetable pagetable_pool[PAGETABLE_POOL_PAGES];
-static bool pagetable_used[PAGETABLE_POOL_PAGES];
+// ---- Physical pages ----
+#define NPAGES          (MEMSIZE_PHYSICAL / PAGESIZE)
+#define BOOT_TABLES     0x1000UL        // bootentry.S's three pages, until
+#define BOOT_TABLES_END 0x4000UL        // the kernel's table replaces them
+#define EBDA_PAGE       0x9F000UL       // the BIOS's extended data area
 
-x86_64_pagetable* pagetable_alloc() {
-    for (int i = 0; i != PAGETABLE_POOL_PAGES; ++i) {
-        if (!pagetable_used[i]) {
-            pagetable_used[i] = true;
-            memset(&pagetable_pool[i], 0, sizeof(x86_64_pagetable));
-            return &pagetable_pool[i];
-        }
+static uint16_t users[NPAGES];          // page tables naming it (0: free)
+static uint8_t owner[NPAGES];           // the pid it was allocated for
+static size_t lowest_free = 1;          // no page below this one is free
+
+// What a page that is not the allocator's holds, or null if it is.
+static const char* page_role(uintptr_t pa) {
+    uintptr_t kernel_end_pa = reinterpret_cast<uintptr_t>(kernel_end);
+    if (pa == 0) {
+        return "null";
+    } else if ((pa >= KERNEL_START_ADDR && pa < kernel_end_pa)
+               || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
+        return "kernel";
+    } else if (pa == CONSOLE_ADDR) {
+        return "console";
+    } else if (pa == EBDA_PAGE || (pa >= HARDWARE_HOLE_START && pa < PROC_START_ADDR)
+               || pa >= MEMSIZE_PHYSICAL) {
+        return "reserved";
     }
     return nullptr;
 }
 
+bool page_is_memory(uintptr_t pa) {
+    return pa % PAGESIZE == 0 && !page_role(pa);
+}
+
+uintptr_t kalloc(int for_pid) {
+    // First fit, from the bottom: the lecture's kernels keep the process
+    // slots (from PROC_START_ADDR) for their processes, so their page
+    // tables come from low memory.
+    for (size_t i = lowest_free; i != NPAGES; ++i) {
+        if (users[i] == 0 && page_claim(i * PAGESIZE, for_pid)) {
+            lowest_free = i + 1;
+            return i * PAGESIZE;
+        }
+    }
+    lowest_free = NPAGES;
+    return 0;
+}
+
+// Zeroes a page, 32 bytes a turn (lib.cc's memset goes byte by byte).
+static void page_zero(uintptr_t pa) {
+    auto w = pa2kva<uint64_t>(pa);
+    for (size_t i = 0; i != PAGESIZE / 8; i += 4) {
+        w[i] = w[i + 1] = w[i + 2] = w[i + 3] = 0;
+    }
+}
+
+bool page_claim(uintptr_t pa, int for_pid) {
+    if (!page_is_memory(pa) || users[pa / PAGESIZE] != 0) {
+        return false;
+    }
+    users[pa / PAGESIZE] = 1;
+    owner[pa / PAGESIZE] = for_pid;
+    return true;                        // free pages are kept zeroed (kfree)
+}
+
+// The lecture's kernels, before exercise 10: a process's page is the
+// physical page at its own virtual address. A page of the allocator's is
+// counted (0 if it is in use); any other is handed out as it is, zeroed:
+// before exercise 6 a process may even be given a kernel page.
+uintptr_t page_at_same_address(uintptr_t va, int for_pid) {
+    if (va >= MEMSIZE_PHYSICAL || va % PAGESIZE != 0) {
+        return 0;
+    } else if (page_is_memory(va)) {
+        return page_claim(va, for_pid) ? va : 0;
+    }
+    page_zero(va);
+    return va;
+}
+
+void kfree(uintptr_t pa) {
+    // Freeing what the allocator never gave is a kernel bug: stop loudly.
+    if (const char* role = page_role(pa)) {
+        panic("kfree(0x%lx): the %s page is not the allocator's to free", pa, role);
+    }
+    if (pa % PAGESIZE != 0 || users[pa / PAGESIZE] == 0) {
+        panic("kfree(0x%lx): %s", pa, pa % PAGESIZE ? "not a page address" : "the page is free already");
+    }
+    // A page is zeroed when it becomes free, not when it is given out:
+    // fork's copies, which overwrite every byte, need no zeroing first.
+    if (--users[pa / PAGESIZE] == 0) {
+        page_zero(pa);
+        lowest_free = min(lowest_free, pa / PAGESIZE);
+    }
+}
+
+void page_share(uintptr_t pa) {
+    assert(page_is_memory(pa) && users[pa / PAGESIZE] != 0);
+    ++users[pa / PAGESIZE];
+}
+
+unsigned page_users(uintptr_t pa) {
+    return page_is_memory(pa) ? users[pa / PAGESIZE] : 0;
+}
+
+bool page_owned_by(uintptr_t pa, int pid) {
+    return page_is_memory(pa) && users[pa / PAGESIZE] != 0 && owner[pa / PAGESIZE] == pid;
+}
+
+void page_copy(uintptr_t dst, uintptr_t src) {
+    auto d = pa2kva<uint64_t>(dst);
+    auto s = pa2kva<const uint64_t>(src);
+    for (size_t i = 0; i != PAGESIZE / 8; i += 4) {
+        d[i] = s[i];
+        d[i + 1] = s[i + 1];
+        d[i + 2] = s[i + 2];
+        d[i + 3] = s[i + 3];
+    }
+}
+
+
+// ---- Page-table pages ----
+
+x86_64_pagetable* pagetable_alloc() {
+    return reinterpret_cast<x86_64_pagetable*>(kalloc());
+}
+
 void pagetable_free(x86_64_pagetable* pt) {
-    int i = pt - pagetable_pool;
-    assert(i >= 0 && i < PAGETABLE_POOL_PAGES && pagetable_used[i]);
-    pagetable_used[i] = false;
+    kfree(reinterpret_cast<uintptr_t>(pt));
+}
+
+// The table entry `i` of table `pt` points to (a physical address), or
+// null if it maps nothing or maps a large page.
+static x86_64_pagetable* next_table(x86_64_pagetable* pt, int i) {
+    uint64_t pte = pagetable_kva(pt)->entry[i];
+    if (!(pte & PTE_P) || (pte & PTE_PS)) {
+        return nullptr;
+    }
+    return reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK);
+}
+
+// Calls visit(va, entry) for every present last-level entry of `pt`
+// (`level` 3 is the top, covering `base` up) whose page lies in [lo, hi),
+// looking only at the tables that exist; stops when visit returns false.
+template <typename F>
+static bool walk_pages(x86_64_pagetable* pt, int level, uintptr_t base, uintptr_t lo,
+                       uintptr_t hi, F& visit) {
+    int shift = PAGEOFFBITS + PAGEINDEXBITS * level;
+    uintptr_t span = uintptr_t(1) << shift;
+    uintptr_t first = lo > base ? (lo - base) >> shift : 0;
+    uintptr_t last = min<uintptr_t>((hi - 1 - base) >> shift, (1 << PAGEINDEXBITS) - 1);
+    for (uintptr_t i = first; i <= last; ++i) {
+        uintptr_t va = base + i * span;
+        x86_64_pageentry_t& pte = pagetable_kva(pt)->entry[i];
+        if (!(pte & PTE_P)) {
+            continue;
+        } else if (level == 0) {
+            if (!visit(va, pte)) {
+                return false;
+            }
+        } else if (x86_64_pagetable* next = next_table(pt, i)) {
+            if (!walk_pages(next, level - 1, va, lo, hi, visit)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+template <typename F>
+static void for_each_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi, F visit) {
+    walk_pages(pt, 3, 0, lo, hi, visit);
 }
 
 
 // ---- The kernel's page table ----
-// Every page of physical memory, one to one, with the permissions
-// kernel_page_perm() (kernel.cc) gives it; and, in the gigabyte below 4 GB,
-// the APICs' registers and the kernel's own view of the screen.
+// Below PROC_START_ADDR, every page one to one, with the permissions
+// kernel_page_perm() (kernel.cc) gives it; in the gigabyte below 4 GB, all
+// of physical memory again (the direct map), the APICs' registers and the
+// kernel's own view of the screen.
 
 // The kernel-only pages near 4 GB all sit in this gigabyte (the fourth:
 // its index in the top page-table page's first table, the PDPT). Every
 // process table shares kernel_pagetable's page-table pages for it, so the
-// kernel reaches the APICs and the screen on any table (it runs on the
-// process's: k-exception.S), no process table needs pages of its own for
-// them, and none frees them.
+// kernel reaches physical memory, the APICs and the screen on any table
+// (it runs on the process's: k-exception.S), no process table needs pages
+// of its own for them, and none frees them.
 #define HIGH_GIGABYTE 3
 static x86_64_pageentry_t& high_gigabyte(x86_64_pagetable* pt) {
-    auto pdpt = reinterpret_cast<x86_64_pagetable*>(pt->entry[0] & PTE_PAMASK);
-    return pdpt->entry[HIGH_GIGABYTE];
+    return pagetable_kva(next_table(pt, 0))->entry[HIGH_GIGABYTE];
 }
 
 // The screen, for the kernel (lib.hh): the console page, kernel-only, so
 // that SMAP lets the kernel print. Plus the APICs' registers (uncached).
 static const uintptr_t console_view = CONSOLE_VIEW;
 static_assert(CONSOLE_VIEW >> 30 == HIGH_GIGABYTE);
+static_assert(KERNEL_DIRECT_MAP >> 30 == HIGH_GIGABYTE);
+
+static void kernel_map(uintptr_t va, uintptr_t pa, uint64_t perm, const char* what) {
+    if (vmiter(kernel_pagetable, va).map(pa, perm) < 0) {
+        panic("out of memory mapping %s in the kernel page table", what);
+    }
+}
 
 void kernel_pagetable_init() {
-    kernel_pagetable = pagetable_alloc();
-    for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
-        if (vmiter(kernel_pagetable, pa).map(pa, kernel_page_perm(pa)) < 0) {
-            panic("out of page-table pages building the kernel page table");
+    // Until the kernel's table is loaded, the boot loader's maps the first
+    // 2 MB one to one: physical addresses are the kernel's (direct_map_base
+    // 0), and the boot tables are in use.
+    // Free pages are kept zeroed; the boot loader used some (its stack, the
+    // kernel's ELF header), and its page tables stay in use for now.
+    for (uintptr_t pa = PAGESIZE; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
+        if (pa >= BOOT_TABLES && pa < BOOT_TABLES_END) {
+            users[pa / PAGESIZE] = 1;
+        } else if (page_is_memory(pa)) {
+            page_zero(pa);
         }
+    }
+    kernel_pagetable = pagetable_alloc();
+    for (uintptr_t pa = PAGESIZE; pa != PROC_START_ADDR; pa += PAGESIZE) {
+        kernel_map(pa, pa, kernel_page_perm(pa), "the kernel");
+    }
+    // The kernel's code and constants stay read-only through this alias too.
+    uintptr_t rodata_end = reinterpret_cast<uintptr_t>(kernel_rodata_end);
+    for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
+        bool text = pa >= KERNEL_START_ADDR && pa < rodata_end;
+        kernel_map(KERNEL_DIRECT_MAP + pa, pa, PTE_P | PTE_NX | (text ? 0 : PTE_W),
+                   "physical memory");
     }
     const uintptr_t apics[] = {lapic_page(), ioapic_page()};
     for (uintptr_t pa : apics) {
         assert(pa >> 30 == HIGH_GIGABYTE);
-        if (vmiter(kernel_pagetable, pa).map(pa, PTE_P | PTE_W | PTE_PCD | PTE_NX) < 0) {
-            panic("out of page-table pages mapping the APICs");
-        }
+        kernel_map(pa, pa, PTE_P | PTE_W | PTE_PCD | PTE_NX, "the APICs");
     }
-    if (vmiter(kernel_pagetable, console_view).map(CONSOLE_ADDR, PTE_P | PTE_W | PTE_NX) < 0) {
-        panic("out of page-table pages mapping the kernel's view of the screen");
-    }
+    kernel_map(console_view, CONSOLE_ADDR, PTE_P | PTE_W | PTE_NX, "the screen");
     wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
+    direct_map_base = KERNEL_DIRECT_MAP;
+    for (uintptr_t pa = BOOT_TABLES; pa != BOOT_TABLES_END; pa += PAGESIZE) {
+        kfree(pa);
+    }
 }
 
 
@@ -82,17 +252,19 @@ void kernel_pagetable_init() {
 // Calls visit(page, arg) for every page-table page of the tree under `pt`,
 // `pt` itself last (so `visit` may free each), but not for the high
 // gigabyte's pages, which every process table shares with kernel_pagetable
-// (they are visited with it).
+// (they are visited with it). Tables are read through the direct map.
 void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void*), void* arg) {
     struct walker {
         x86_64_pagetable* root;
         void (*visit)(x86_64_pagetable*, void*);
         void* arg;
         void walk(x86_64_pagetable* t, int level) {
-            for (auto pte : t->entry) {
-                bool shared = pte == high_gigabyte(kernel_pagetable) && root != kernel_pagetable;
-                if (level > 0 && (pte & PTE_P) && !(pte & PTE_PS) && !shared) {
-                    walk(reinterpret_cast<x86_64_pagetable*>(pte & PTE_PAMASK), level - 1);
+            for (int i = 0; level > 0 && i != (1 << PAGEINDEXBITS); ++i) {
+                x86_64_pagetable* next = next_table(t, i);
+                bool shared = pagetable_kva(t)->entry[i] == high_gigabyte(kernel_pagetable)
+                    && root != kernel_pagetable;
+                if (next && !shared) {
+                    walk(next, level - 1);
                 }
             }
             visit(t, arg);
@@ -101,25 +273,37 @@ void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void
     walker{pt, visit, arg}.walk(pt, PAGETABLE_TOP_LEVEL);
 }
 
+// Frees every page of a page table tree (the pages it maps are freed
+// separately).
 static void pagetable_free_tree(x86_64_pagetable* pt) {
     pagetable_pages(pt, [](x86_64_pagetable* page, void*) { pagetable_free(page); }, nullptr);
 }
 
+// The kernel's mappings below PROC_START_ADDR, copied entry by entry into a
+// last-level table of a process's own; the process area above is empty.
 x86_64_pagetable* proc_pagetable_create() {
-    x86_64_pagetable* pt = pagetable_alloc();
-    if (!pt) {
-        return nullptr;
-    }
-    // The same identity map as the kernel's, below MEMSIZE_PHYSICAL, with
-    // the same permissions (NX included): the kernel runs on this table
-    // whenever it works for this process. No page is user-accessible yet,
-    // but for the console.
-    for (vmiter kit(kernel_pagetable, PAGESIZE); kit.va() != MEMSIZE_PHYSICAL; kit.next_page()) {
-        if (vmiter(pt, kit.va()).map(kit.pa(), kit.perm()) < 0) {
-            pagetable_free_tree(pt);
+    x86_64_pagetable* levels[4];        // [3] the top ... [0] the last level
+    for (int i = 0; i != 4; ++i) {
+        levels[i] = pagetable_alloc();
+        if (!levels[i]) {
+            while (i-- > 0) {
+                pagetable_free(levels[i]);
+            }
             return nullptr;
         }
     }
+    x86_64_pagetable* kernel_level = kernel_pagetable;
+    for (int level = 3; level != 0; --level) {
+        uint64_t flags = pagetable_kva(kernel_level)->entry[0] & ~PTE_PAMASK;
+        pagetable_kva(levels[level])->entry[0] = reinterpret_cast<uintptr_t>(levels[level - 1]) | flags;
+        kernel_level = next_table(kernel_level, 0);
+    }
+    auto kernel_low = pagetable_kva(kernel_level);
+    auto low = pagetable_kva(levels[0]);
+    for (uintptr_t i = 0; i != PROC_START_ADDR / PAGESIZE; ++i) {
+        low->entry[i] = kernel_low->entry[i];
+    }
+    x86_64_pagetable* pt = levels[3];
     high_gigabyte(pt) = high_gigabyte(kernel_pagetable);
     return pt;
 }
@@ -134,6 +318,90 @@ void proc_pagetable_free(x86_64_pagetable* pt) {
         wrcr3(reinterpret_cast<uintptr_t>(kernel_pagetable));
     }
     pagetable_free_tree(pt);
+}
+
+void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
+    bool live = rdcr3() == reinterpret_cast<uintptr_t>(pt);
+    for_each_page(pt, lo, hi, [&](uintptr_t va, x86_64_pageentry_t& pte) {
+        if (pte & PTE_U) {
+            uintptr_t pa = pte & PTE_PAMASK;
+            pte = 0;
+            if (live) {
+                invlpg(va);
+            }
+            kfree(pa);
+        }
+        return true;
+    });
+}
+
+unsigned user_page_count(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
+    unsigned n = 0;
+    for_each_page(pt, lo, hi, [&](uintptr_t, x86_64_pageentry_t& pte) {
+        n += (pte & PTE_U) != 0;
+        return true;
+    });
+    return n;
+}
+
+uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va) {
+    uintptr_t pa = 0;
+    for_each_page(pt, round_down(va, PAGESIZE), round_down(va, PAGESIZE) + PAGESIZE,
+                  [&](uintptr_t, x86_64_pageentry_t& pte) {
+        if ((pte & (PTE_P | PTE_U | PTE_COW)) == (PTE_P | PTE_U | PTE_COW)) {
+            pa = pte & PTE_PAMASK;
+        }
+        return false;
+    });
+    return pa;
+}
+
+// The child's last-level table for `va`'s 2 MB, once vmiter has made it.
+static x86_64_pagetable* last_level_table(x86_64_pagetable* pt, uintptr_t va) {
+    for (int level = PAGETABLE_TOP_LEVEL; level != 0 && pt; --level) {
+        pt = next_table(pt, (va >> (PAGEOFFBITS + PAGEINDEXBITS * level)) & 511);
+    }
+    return pt;
+}
+
+int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintptr_t lo,
+                       uintptr_t hi, fork_page_fn page_for, void* ctx) {
+    int result = 0;
+    // The child's table is new (no processor has it loaded, so no TLB entry
+    // to flush): after the first page of each 2 MB, which vmiter maps (and
+    // makes the tables for), entries go straight into its last level.
+    x86_64_pagetable* last_level = nullptr;
+    uintptr_t last_level_va = 1;
+    for_each_page(parent, lo, hi, [&](uintptr_t va, x86_64_pageentry_t& pte) {
+        if (!(pte & PTE_U)) {
+            return true;
+        }
+        uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_COW);
+        uintptr_t pa = page_for(ctx, va, pte & PTE_PAMASK, perm);
+        if (pa != 0 && (pte & PTE_W) && !(perm & PTE_W)) {
+            // Shared now (copy-on-write): read-only for the parent too.
+            pte = (pte & ~PTE_W) | (perm & PTE_COW);
+            if (rdcr3() == reinterpret_cast<uintptr_t>(parent)) {
+                invlpg(va);
+            }
+        }
+        uintptr_t region = va >> (PAGEOFFBITS + PAGEINDEXBITS);
+        if (pa != 0 && last_level && region == last_level_va) {
+            pagetable_kva(last_level)->entry[(va >> PAGEOFFBITS) & 511] = pa | perm;
+            return true;
+        }
+        if (pa == 0 || vmiter(child, va).map(pa, perm) < 0) {
+            if (pa != 0) {
+                kfree(pa);
+            }
+            result = -1;
+            return false;
+        }
+        last_level = last_level_table(child, va);
+        last_level_va = region;
+        return true;
+    });
+    return result;
 }
 
 
@@ -188,11 +456,56 @@ void user_zero(void* dst, size_t n) {
     }
 }
 
+// On the process's own table (the processor's), through the process's own
+// addresses, as user_copy does; on another (PTSWITCH=1, or a table being
+// loaded), through the direct map, a page at a time: the kernel's own
+// alias of the page is kernel-only, so SMAP has nothing to say.
+void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
+    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+        user_copy(reinterpret_cast<void*>(va), src, n);
+    } else {
+        pagetable_write(pt, va, src, n);
+    }
+}
+
+// The kernel's own writes into the memory `pt` maps (the loader's, even
+// into read-only code): always through the direct map.
+void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
+    auto s = static_cast<const uint8_t*>(src);
+    while (n != 0) {
+        size_t chunk = min(n, PAGESIZE - va % PAGESIZE);
+        memcpy(pa2kva(vmiter(pt, va).pa()), s, chunk);
+        s += chunk;
+        va += chunk;
+        n -= chunk;
+    }
+}
+
+void user_page_zero(x86_64_pagetable* pt, uintptr_t va) {
+    page_zero(vmiter(pt, va).pa());
+}
+
+void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {
+    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+        user_copy(dst, reinterpret_cast<const void*>(va), n);
+        return;
+    }
+    auto d = static_cast<uint8_t*>(dst);
+    while (n != 0) {
+        size_t chunk = min(n, PAGESIZE - va % PAGESIZE);
+        memcpy(d, pa2kva(vmiter(pt, va).pa()), chunk);
+        d += chunk;
+        va += chunk;
+        n -= chunk;
+    }
+}
+
 
 // ---- Integrity ----
 // At boot the kernel fingerprints its own code and constants; at the end of
-// a headless run it checks that they are unchanged and that no page table
-// grants a process anything beyond its slot and the console.
+// a headless run it checks that they are unchanged, that no page table
+// grants a process anything beyond its own memory and the console, and
+// that the page counts add up (the memory audit).
 
 static uint64_t text_checksum_at_boot;
 
@@ -212,18 +525,152 @@ void integrity_record() {
 // Returns the first user-accessible page `pt` maps outside [lo, hi) and
 // the console, or 0 if none.
 static uintptr_t foreign_user_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
-    for (vmiter it(pt, 0); it.va() != MEMSIZE_PHYSICAL; it.next_page()) {
-        if (it.user() && it.va() != CONSOLE_ADDR && (it.va() < lo || it.va() >= hi)) {
-            return it.va();
+    uintptr_t found = 0;
+    for_each_page(pt, 0, MEMSIZE_VIRTUAL, [&](uintptr_t va, x86_64_pageentry_t& pte) {
+        if ((pte & PTE_U) && va != CONSOLE_ADDR && (va < lo || va >= hi)) {
+            found = va;
         }
-    }
-    const uintptr_t kernel_only[] = {lapic_page(), ioapic_page(), console_view};
+        return found == 0;
+    });
+    const uintptr_t kernel_only[] = {lapic_page(), ioapic_page(), console_view, KERNEL_DIRECT_MAP};
     for (uintptr_t va : kernel_only) {
-        if (vmiter(pt, va).user()) {
-            return va;
+        if (!found && vmiter(pt, va).user()) {
+            found = va;
         }
     }
-    return 0;
+    return found;
+}
+
+// ---- The memory audit ----
+// Every page the allocator gave out must be named by exactly as many page
+// table entries as it has users (a page-table page: by its table tree,
+// once), and a free page by none. A used page that no table names leaked.
+
+static uint8_t mappings[NPAGES];        // user entries naming the page
+static uint8_t mapper[NPAGES];          // the pid of the last one
+static bool table_page[NPAGES];         // a page of some page table
+
+// The distinct tables: processes that share the kernel's (before exercise
+// 8) are counted once, through it.
+static bool table_seen_before(int pid) {
+    x86_64_pagetable* pt = ptable[pid].pagetable;
+    for (int q = 1; q != pid; ++q) {
+        if (ptable[q].pagetable == pt) {
+            return true;
+        }
+    }
+    return pt == kernel_pagetable;
+}
+
+static void mark_tables(x86_64_pagetable* pt, int level, char* bad, size_t size, int pid) {
+    uintptr_t pa = reinterpret_cast<uintptr_t>(pt);
+    if (pa < MEMSIZE_PHYSICAL && table_page[pa / PAGESIZE] && !bad[0]) {
+        snprintf(bad, size, "page-table page 0x%lx in two tables (pid %d)", pa, pid);
+    }
+    if (pa < MEMSIZE_PHYSICAL) {
+        table_page[pa / PAGESIZE] = true;
+        mapper[pa / PAGESIZE] = pid;
+    }
+    for (int i = 0; level > 0 && i != (1 << PAGEINDEXBITS); ++i) {
+        x86_64_pagetable* next = next_table(pt, i);
+        if (next && (pid == 0 || !(level == 2 && pagetable_kva(pt)->entry[i] == high_gigabyte(kernel_pagetable)))) {
+            mark_tables(next, level - 1, bad, size, pid);
+        }
+    }
+}
+
+static void count_mappings(x86_64_pagetable* pt, int pid) {
+    for_each_page(pt, PROC_START_ADDR, MEMSIZE_VIRTUAL, [&](uintptr_t va, x86_64_pageentry_t& pte) {
+        uintptr_t pa = pte & PTE_PAMASK;
+        if ((pte & PTE_U) && pa < MEMSIZE_PHYSICAL) {
+            mappings[pa / PAGESIZE] += mappings[pa / PAGESIZE] != 255;
+            // The shared kernel table: its user pages are the slots' owners'.
+            int who = pid;
+            for (int q = 1; pid == 0 && q <= SLOT_PROCS; ++q) {
+                who = va >= proc_slot_start(q) && va < proc_slot_end(q) ? q : who;
+            }
+            mapper[pa / PAGESIZE] = who;
+        }
+        return true;
+    });
+}
+
+// Counts the pages and audits them; `bad` gets the first discrepancy ("" if
+// none).
+static memory_stats audit(char* bad, size_t size) {
+    memset(mappings, 0, sizeof(mappings));
+    memset(mapper, 0, sizeof(mapper));
+    memset(table_page, 0, sizeof(table_page));
+    bad[0] = '\0';
+    mark_tables(kernel_pagetable, 3, bad, size, 0);
+    count_mappings(kernel_pagetable, 0);
+    for (int pid = 1; pid != NPROC; ++pid) {
+        if (ptable[pid].pagetable && !table_seen_before(pid)) {
+            mark_tables(ptable[pid].pagetable, 3, bad, size, pid);
+            count_mappings(ptable[pid].pagetable, pid);
+        }
+    }
+    memory_stats m = {};
+    uintptr_t leak = 0;
+    for (uintptr_t pa = PAGESIZE; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
+        size_t i = pa / PAGESIZE;
+        if (!page_is_memory(pa)) {
+            if (mappings[i] && !bad[0] && pa != CONSOLE_ADDR) {
+                snprintf(bad, size, "%s page 0x%lx mapped by pid %d", page_role(pa), pa, mapper[i]);
+            }
+            continue;
+        }
+        unsigned want = table_page[i] ? 1 : mappings[i];
+        if (users[i] == 0) {
+            ++m.free;
+        } else {
+            ++m.used;
+            m.shared += users[i] > 1;
+        }
+        if (users[i] == 0 && want != 0 && !bad[0]) {
+            snprintf(bad, size, "free page 0x%lx mapped by pid %d", pa, mapper[i]);
+        } else if (users[i] != 0 && want == 0) {
+            ++m.leaked;
+            leak = leak ? leak : pa;
+        } else if (users[i] != want && !bad[0]) {
+            snprintf(bad, size, "page 0x%lx has %u users but %u mappings (pid %d)", pa, users[i],
+                     want, mapper[i]);
+        } else if (table_page[i] && mappings[i] && !bad[0]) {
+            snprintf(bad, size, "page-table page 0x%lx mapped by pid %d", pa, mapper[i]);
+        }
+    }
+    // Page-table pages are the kernel's (owner 0); the rest are a pid's.
+    if (leak && !bad[0] && owner[leak / PAGESIZE] == 0) {
+        snprintf(bad, size, "page-table page 0x%lx leaked", leak);
+    } else if (leak && !bad[0]) {
+        snprintf(bad, size, "page 0x%lx of pid %d leaked", leak, owner[leak / PAGESIZE]);
+    }
+    return m;
+}
+
+memory_stats memory_count() {
+    char bad[100];
+    return audit(bad, sizeof(bad));
+}
+
+void memory_map_owners(int* page_owner) {
+    char bad[100];
+    audit(bad, sizeof(bad));
+    for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
+        size_t i = pa / PAGESIZE;
+        int& o = page_owner[i];
+        if (!page_is_memory(pa) || users[i] == 0) {
+            o = PAGE_FREE_OR_OTHER;
+        } else if (table_page[i]) {
+            o = PAGE_TABLE_OF + mapper[i];
+        } else if (mappings[i] == 0) {
+            o = PAGE_LEAKED;
+        } else if (users[i] > 1) {
+            o = PAGE_SHARED;
+        } else {
+            o = mapper[i];
+        }
+    }
 }
 
 void integrity_report(char* buf, size_t size) {
@@ -235,10 +682,16 @@ void integrity_report(char* buf, size_t size) {
     for (int pid = 1; pid != NPROC; ++pid) {
         proc& p = ptable[pid];
         if (p.pagetable && strcmp(pt, "ok") == 0) {
-            if (uintptr_t va = foreign_user_page(p.pagetable, proc_slot_start(pid), proc_slot_end(pid))) {
+            if (uintptr_t va = foreign_user_page(p.pagetable, user_memory_start(&p), user_memory_end(&p))) {
                 snprintf(pt, sizeof(pt), "BAD(proc %d: user page 0x%lx)", pid, va);
             }
         }
     }
-    snprintf(buf, size, "text=%s pagetables=%s", text, pt);
+    char bad[100];
+    audit(bad, sizeof(bad));
+    if (bad[0]) {
+        snprintf(buf, size, "text=%s pagetables=%s memory=BAD(%s)", text, pt, bad);
+    } else {
+        snprintf(buf, size, "text=%s pagetables=%s memory=ok", text, pt);
+    }
 }

@@ -1,10 +1,11 @@
 // k-screen.cc: the live screen an instructor projects. Above the console
 // region where processes print: a help row naming the keys, one row per
 // process (state, share of the CPU and system calls per second over the
-// last second), and a memory map: the physical one, or one process's
-// virtual address space as its own page table sees it. `v` cycles the
-// views, down to the plain full-screen console; the digits restart the
-// machine's processes with a lecture's program set.
+// last second, pages, parent), and a memory map: the physical one, with
+// each page's user, or one process's virtual address space as its own page
+// table sees it. `v` cycles the views, down to the plain full-screen
+// console; the digits restart the machine's processes with a lecture's
+// program set, and a, f, e with the problem set's.
 //
 // The screen is the console page, which every process may write: Eve can
 // paint over the panel. So the kernel repaints all of it at least ten times
@@ -14,7 +15,7 @@
 
 // ---- Layout ----
 //   row 0                         the keys
-//   rows 1 .. panel_procs         one per process of the current set
+//   rows 1 .. panel_procs         one per process (at most PANEL_ROWS)
 //   the next row                  the map's title and legend
 //   the next MAP_ROWS rows        the map, MAP_PER_ROW pages a row
 //   the rest, down to row 24      the console region (lib.cc scrolls only it)
@@ -22,13 +23,14 @@
 #define MAP_PAGES       (MEMSIZE_PHYSICAL / PAGESIZE)   // 512: all of memory
 #define MAP_PER_ROW     64
 #define MAP_ROWS        (MAP_PAGES / MAP_PER_ROW)
+#define PANEL_ROWS      6               // the console keeps 9 rows
 
 // What the screen shows: the physical map, the virtual memory of process
 // 1..MAX_PROCS, or the plain console.
 #define VIEW_PHYSICAL   0
 #define VIEW_CONSOLE    (-1)
 static int view;
-static int panel_procs;         // process rows: how many programs the set names
+static int panel_procs;         // process rows: the highest pid in use, at most PANEL_ROWS
 static int shown_top;           // the console region's first row, as last drawn
 static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s)
 
@@ -38,10 +40,16 @@ static unsigned redraw_ticks;   // repaint every this many ticks (at most 1/10 s
 enum { BLACK = 0, BLUE = 1, RED = 4, GRAY = 7, DARKGRAY = 8, LIGHTBLUE = 9,
        LIGHTGREEN = 10, LIGHTCYAN = 11, LIGHTRED = 12, LIGHTMAGENTA = 13,
        YELLOW = 14, WHITE = 15 };
-static const uint16_t proc_color[NPROC] = {
-    CGA(GRAY, BLACK), CGA(LIGHTGREEN, BLACK), CGA(YELLOW, BLACK),
-    CGA(LIGHTCYAN, BLACK), CGA(LIGHTMAGENTA, BLACK)
-};
+// Process colours, four in turn (pid 0, the kernel, gray).
+static uint16_t proc_color(int pid) {
+    static const uint16_t colors[] = {CGA(LIGHTGREEN, BLACK), CGA(YELLOW, BLACK),
+                                      CGA(LIGHTCYAN, BLACK), CGA(LIGHTMAGENTA, BLACK)};
+    return pid <= 0 ? CGA(GRAY, BLACK) : colors[(pid - 1) % 4];
+}
+// The character of a pid on the map: its digit, A-F past 9.
+static char pid_char(int pid) {
+    return pid < 10 ? '0' + pid : 'A' + pid - 10;
+}
 static const uint16_t dim = CGA(DARKGRAY, BLACK);
 static const uint16_t plain = CGA(GRAY, BLACK);
 static const uint16_t bright = CGA(WHITE, BLACK);
@@ -162,7 +170,7 @@ static void shorten_reason(const char* reason, char* out, size_t width) {
 static void draw_proc_row(int row, int pid, const sample* now, const sample* then) {
     const proc& p = ptable[pid];
     screen_row r;
-    r.text(proc_color[pid], "%2d %-12.12s", pid, p.name[0] ? p.name : "-");
+    r.text(proc_color(pid), "%2d %-12.12s", pid, p.name[0] ? p.name : "-");
     // Share of the CPU time processes had over the last second, and a bar
     // of ten cells.
     uint64_t all = 0;
@@ -173,13 +181,20 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
         unsigned share = ((now->cpu[pid] - then->cpu[pid]) * 100 + all / 2) / all;
         r.text(bright, " %3u%% ", share);
         for (unsigned i = 0; i != 10; ++i) {
-            r.put(i < (share + 5) / 10 ? '#' : '.', i < (share + 5) / 10 ? proc_color[pid] : dim);
+            r.put(i < (share + 5) / 10 ? '#' : '.', i < (share + 5) / 10 ? proc_color(pid) : dim);
         }
         uint64_t calls = (now->syscalls[pid] - then->syscalls[pid]) * bootopt.hz
             / (now->tick - then->tick);
         r.text(bright, " %7lu/s ", calls);
     } else {
         r.text(dim, "    - ..........       -/s ");
+    }
+    if (p.state != P_BROKEN) {
+        // (A killed process has given its pages back: its row has the
+        // room for why it was killed instead.)
+        unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
+                                                       user_memory_end(&p)) : 0;
+        r.text(plain, "%3u pg par %-2d", pages, p.parent);
     }
     // How often it was restarted (RESPAWN), once it was.
     char restarts[32] = "";
@@ -210,30 +225,20 @@ static void draw_help_row() {
 // ---- The memory maps ----
 // A cell per page: the character, in colour (CGA attribute | character).
 
-// Marks the page-table pages of `pt`'s tree as 'P' in `color`.
-static void mark_pagetable(uint16_t* cells, x86_64_pagetable* pt, uint16_t color) {
-    struct marking {
-        uint16_t* cells;
-        uint16_t color;
-    } m = {cells, color};
-    pagetable_pages(pt, [](x86_64_pagetable* page, void* arg) {
-        auto m = static_cast<marking*>(arg);
-        uintptr_t pa = reinterpret_cast<uintptr_t>(page);
-        if (pa < MEMSIZE_PHYSICAL) {
-            m->cells[pa / PAGESIZE] = m->color | 'P';
-        }
-    }, &m);
-}
-
 // The physical memory map: '.' free, 'R' reserved (the hole between 640 KB
 // and 1 MB), 'C' the console, 'K' the kernel, 'P' a page of page table
-// (the kernel's, or a process's in its colour), the digit of the process
-// whose page table grants it the page, and '!' a page some process is
-// granted outside its own slot and the console: a page-table error.
+// (the kernel's, or a process's in its colour), the pid of the one process
+// whose page table maps the page ('A'-'F' past 9), 'S' a page several
+// share, 'L' a leaked page (in use, yet in no page table), and '!' a page
+// some process is granted outside its own memory: a page-table error.
+static int page_owner[MAP_PAGES];
+
 static void physical_map(uint16_t* cells) {
     uintptr_t kernel_end_pa = reinterpret_cast<uintptr_t>(kernel_end);
+    memory_map_owners(page_owner);
     for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
         uint16_t& c = cells[pa / PAGESIZE];
+        int o = page_owner[pa / PAGESIZE];
         if (pa == CONSOLE_ADDR) {
             c = bright | 'C';
         } else if (pa >= HARDWARE_HOLE_START && pa < PROC_START_ADDR) {
@@ -241,44 +246,55 @@ static void physical_map(uint16_t* cells) {
         } else if ((pa >= KERNEL_START_ADDR && pa < kernel_end_pa)
                    || (pa >= KERNEL_STACK_TOP - KERNEL_STACK_SIZE && pa < KERNEL_STACK_TOP)) {
             c = kernel_color | 'K';
+        } else if (o >= PAGE_TABLE_OF) {
+            c = (o == PAGE_TABLE_OF ? kernel_color : proc_color(o - PAGE_TABLE_OF)) | 'P';
+        } else if (o == PAGE_SHARED) {
+            c = bright | 'S';
+        } else if (o == PAGE_LEAKED) {
+            c = error_color | 'L';
+        } else if (o > 0) {
+            c = proc_color(o) | pid_char(o);
         } else {
-            c = dim | '.';
+            c = dim | (page_is_memory(pa) || pa == 0 ? '.' : 'R');
         }
     }
-    mark_pagetable(cells, kernel_pagetable, kernel_color);
+    // Processes that share the kernel's table (the lecture's kernel before
+    // exercise 8) are each granted every other's pages: the map shows those
+    // as errors, which they are. The problem set's own memory is the whole
+    // process area, so there is nothing to look for.
     for (int pid = 1; pid != NPROC; ++pid) {
-        x86_64_pagetable* pt = ptable[pid].pagetable;
-        if (!pt) {
+        const proc& p = ptable[pid];
+        if (!p.pagetable || (user_memory_start(&p) == PROC_START_ADDR
+                             && user_memory_end(&p) == MEMSIZE_VIRTUAL)) {
             continue;
         }
-        // Processes that share the kernel's table (the before-8 kernels,
-        // exercise 8's starting code) are each granted every other's
-        // pages: the map shows those as errors, which they are.
-        if (pt != kernel_pagetable) {
-            mark_pagetable(cells, pt, proc_color[pid]);
-        }
-        for (vmiter it(pt, 0); it.va() != MEMSIZE_PHYSICAL; it.next_page()) {
+        for (vmiter it(p.pagetable, PROC_START_ADDR); it.va() != MEMSIZE_VIRTUAL; it.next_page()) {
             uintptr_t pa = it.pa();
-            if (!it.user() || pa == CONSOLE_ADDR || pa >= MEMSIZE_PHYSICAL) {
-                continue;
-            }
-            uint16_t& c = cells[pa / PAGESIZE];
-            if (pa < proc_slot_start(pid) || pa >= proc_slot_end(pid)) {
-                c = error_color | '!';
-            } else if ((c & 0xFF) != '!') {
-                c = proc_color[pid] | ('0' + pid);
+            if (it.user() && pa < MEMSIZE_PHYSICAL
+                && (it.va() < user_memory_start(&p) || it.va() >= user_memory_end(&p))) {
+                cells[pa / PAGESIZE] = error_color | '!';
             }
         }
     }
 }
 
+// The first virtual address the map of process p shows: 0 on the lecture's
+// kernels (its slot is inside the 2 MB shown), PROC_START_ADDR on the
+// problem set's, whose processes end at MEMSIZE_VIRTUAL.
+static uintptr_t virtual_map_start(const proc& p) {
+    return user_memory_end(&p) > MAP_PAGES * PAGESIZE ? user_memory_end(&p) - MAP_PAGES * PAGESIZE : 0;
+}
+
 // Process `pid`'s virtual address space, as its own page table has it:
 // '.' not present, '-' present but kernel-only, 'r' user read-only, 'w'
-// user writable, 'C' the console, '!' user-accessible outside its slot.
+// user writable, 'C' the console, '!' user-accessible outside its own
+// memory.
 static void virtual_map(uint16_t* cells, int pid) {
-    x86_64_pagetable* pt = ptable[pid].pagetable;
-    for (uintptr_t va = 0; va != MEMSIZE_PHYSICAL; va += PAGESIZE) {
-        uint16_t& c = cells[va / PAGESIZE];
+    const proc& p = ptable[pid];
+    x86_64_pagetable* pt = p.pagetable;
+    uintptr_t start = virtual_map_start(p);
+    for (uintptr_t va = start; va != start + MAP_PAGES * PAGESIZE; va += PAGESIZE) {
+        uint16_t& c = cells[(va - start) / PAGESIZE];
         vmiter it(pt ? pt : kernel_pagetable, va);
         if (!pt || !it.present()) {
             c = dim | '.';
@@ -286,10 +302,10 @@ static void virtual_map(uint16_t* cells, int pid) {
             c = dim | '-';
         } else if (va == CONSOLE_ADDR) {
             c = bright | 'C';
-        } else if (va < proc_slot_start(pid) || va >= proc_slot_end(pid)) {
+        } else if (va < user_memory_start(&p) || va >= user_memory_end(&p)) {
             c = error_color | '!';
         } else {
-            c = proc_color[pid] | (it.writable() ? 'w' : 'r');
+            c = proc_color(pid) | (it.writable() ? 'w' : 'r');
         }
     }
 }
@@ -301,13 +317,15 @@ static void draw_map(int row) {
     if (view == VIEW_PHYSICAL) {
         physical_map(map_cells);
         title.text(bright, "physical memory");
-        title.text(plain, "  . free  K kernel  R reserved  C console  P page table  ");
+        title.text(plain, " .free K R C P table 1-F pid S shared ");
+        title.put('L', error_color);
+        title.text(plain, " leak ");
         title.put('!', error_color);
         title.text(plain, " error");
     } else {
         const proc& p = ptable[view];
         virtual_map(map_cells, view);
-        title.text(proc_color[view], "pid %d %s", view, p.name);
+        title.text(proc_color(view), "pid %d %s", view, p.name);
         title.text(bright, p.pagetable ? " virtual memory" : ": no page table (it has ended)");
         if (p.pagetable) {
             title.text(plain, "  . none  - kernel only  r read  w write  C console  ");
@@ -316,9 +334,10 @@ static void draw_map(int row) {
         }
     }
     title.show(row);
+    uintptr_t start = view == VIEW_PHYSICAL ? 0 : virtual_map_start(ptable[view]);
     for (int i = 0; i != MAP_ROWS; ++i) {
         screen_row r;
-        r.text(dim, "0x%06lx ", (uintptr_t) i * MAP_PER_ROW * PAGESIZE);
+        r.text(dim, "0x%06lx ", start + (uintptr_t) i * MAP_PER_ROW * PAGESIZE);
         for (int j = 0; j != MAP_PER_ROW; ++j) {
             uint16_t c = map_cells[i * MAP_PER_ROW + j];
             r.put(c & 0xFF, c & 0xFF00);
@@ -347,7 +366,19 @@ static void set_region() {
     console_cursor_slot = console_cursor();     // clamped to the region
 }
 
+static int set_procs;           // how many programs the current set names
+
+// The highest pid that has held a process (fork adds them as it goes).
+static int highest_pid() {
+    int n = set_procs;
+    for (int pid = n + 1; pid != NPROC; ++pid) {
+        n = ptable[pid].state != P_FREE ? pid : n;
+    }
+    return n;
+}
+
 static void redraw() {
+    panel_procs = min(highest_pid(), PANEL_ROWS);
     set_region();
     if (view == VIEW_CONSOLE) {
         return;
@@ -375,7 +406,7 @@ static int program_count(const char* procs) {
 
 void screen_init() {
     redraw_ticks = max(1U, bootopt.hz / 10);
-    panel_procs = program_count(bootopt.procs);
+    set_procs = panel_procs = min(program_count(bootopt.procs), PANEL_ROWS);
     // Headless runs are read by programs (the tests, bench), which need all
     // 25 rows for what processes print; VIEW=map shows them the panel.
     view = bootopt.headless ? VIEW_CONSOLE : VIEW_PHYSICAL;
@@ -411,17 +442,15 @@ void screen_next_view() {
     // Physical map, then each process's virtual memory, then the plain
     // console, then around again.
     view = view == VIEW_CONSOLE ? VIEW_PHYSICAL
-        : (view < panel_procs ? view + 1 : VIEW_CONSOLE);
+        : (view < highest_pid() ? view + 1 : VIEW_CONSOLE);
     log_printf("view: %s %d\n", view == VIEW_CONSOLE ? "console"
                : (view == VIEW_PHYSICAL ? "physical" : "virtual"), max(view, 0));
     redraw();
 }
 
 void screen_restart(int key, const char* procs) {
-    panel_procs = program_count(procs);
-    if (view > panel_procs) {
-        view = VIEW_PHYSICAL;
-    }
+    set_procs = panel_procs = min(program_count(procs), PANEL_ROWS);
+    view = view > 0 ? VIEW_PHYSICAL : view;
     nsamples = 0;
     console_clear();
     shown_top = 0;

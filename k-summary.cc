@@ -17,16 +17,23 @@ static void print_summary() {
         if (p.state == P_FREE) {
             continue;
         }
-        // ticks=: its CPU time in whole timer periods; cpu=: in microseconds
-        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu", pid, p.name,
-                   proc_state_name(p.state), p.cpu_time / tsc_per_tick, p.syscalls,
-                   p.cpu_time * 1000 / tsc_per_ms);
+        // ticks=: its CPU time in whole timer periods; cpu=: in microseconds;
+        // pages=: the user pages it maps (shared ones too); parent=: who
+        // forked it (0: a boot process)
+        unsigned pages = p.pagetable ? user_page_count(p.pagetable, user_memory_start(&p),
+                                                       user_memory_end(&p)) : 0;
+        log_printf("proc %d %s %s ticks=%lu syscalls=%lu cpu=%lu pages=%u parent=%d", pid,
+                   p.name, proc_state_name(p.state), p.cpu_time / tsc_per_tick, p.syscalls,
+                   p.cpu_time * 1000 / tsc_per_ms, pages, p.parent);
         if (p.state == P_BROKEN) {
             log_printf(" reason=\"%s\"", p.reason);
         }
         log_printf("\n");
     }
-    char integrity[160];
+    memory_stats m = memory_count();
+    log_printf("memory free=%u used=%u shared=%u leaked=%u\n", m.free, m.used, m.shared,
+               m.leaked);
+    char integrity[INTEGRITY_REPORT_SIZE];
     integrity_report(integrity, sizeof(integrity));
     log_printf("kernel %s\n", integrity);
     log_printf("console:\n");

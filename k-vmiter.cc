@@ -23,8 +23,10 @@ vmiter& vmiter::find(uintptr_t va) {
     perm_ = walk_perm;
     nx_ = 0;
     level_ = 3;
+    // Entries hold physical addresses: the kernel reads a table through
+    // the direct map (pagetable_kva).
     x86_64_pagetable* pt = pt_;
-    pep_ = &pt->entry[pt_index(va, level_)];
+    pep_ = &pagetable_kva(pt)->entry[pt_index(va, level_)];
     if (!is_canonical(va)) {
         perm_ = 0;
         return *this;
@@ -34,7 +36,7 @@ vmiter& vmiter::find(uintptr_t va) {
         nx_ |= *pep_ & PTE_NX;
         pt = reinterpret_cast<x86_64_pagetable*>(*pep_ & PTE_PAMASK);
         --level_;
-        pep_ = &pt->entry[pt_index(va, level_)];
+        pep_ = &pagetable_kva(pt)->entry[pt_index(va, level_)];
     }
     return *this;
 }

@@ -6,8 +6,10 @@
 // k-cpu.cc, the keys in k-keys.cc, the screen in k-screen.cc, and the
 // defenses against QEMU-only behaviour in k-quirks.cc.
 //
-// Physical memory (2 MB), mapped one to one (virtual = physical) in every
-// page table; the tables differ only in permissions:
+// Physical memory (2 MB). On the lecture's kernels (before exercise 10)
+// every process lives in a slot of its own, mapped one to one (virtual =
+// physical); the problem set (exercises 10-16) gives every process the same
+// virtual layout instead, on pages from anywhere (see lib.hh):
 //
 //   0x000000 +----------------+ page 0: never mapped (null pointers fault)
 //            | boot, BIOS data|
@@ -25,6 +27,11 @@
 //            | slot 3, slot 4 | PROC_SLOT_SIZE = 0x40000 each
 //   0x200000 +----------------+ MEMSIZE_PHYSICAL
 //
+// The problem set's process, as its own page table sees it: below
+// PROC_START_ADDR the kernel's mappings (kernel-only but the console);
+// from PROC_START_ADDR its code, constants, data, then its heap upward;
+// its stack in the page below MEMSIZE_VIRTUAL (0x300000).
+//
 // The defenses the lectures teach are the course's exercises. Each sits
 // between two comments, "Exercise N (...)" and "End of exercise N". In
 // the before-N kernels (`make run-before-...`, BEFORE=N) and the handout
@@ -37,9 +44,12 @@ proc ptable[NPROC];             // ptable[pid] for pid 1..MAX_PROCS
 proc* current;                  // see kernel.hh: who has the processor
 boot_options bootopt;
 
-static proc* slots_end = &ptable[1];    // just past the last slot PROCS filled
+static proc* slots_end = &ptable[1];    // just past the last slot ever used
+static int families;            // boot processes: each heads a family
+static int children;            // forked processes still running
 
 static void processes_start(const char* procs);
+static bool copy_on_write(proc* p, uintptr_t addr);    // exercise 16
 
 
 // ---- 1. Start ----
@@ -107,6 +117,35 @@ static void set_user_mode(regstate& regs) {
 // (k-hardware.cc) accepts only what a process at CPL 3 could load itself.
 static const segstate initial_segments = {};
 
+// Exercise 11 (overlapping address spaces)
+// Every process has the same layout: code at PROC_START_ADDR, its stack
+// below MEMSIZE_VIRTUAL. A heap may grow as far as memory allows, and up to
+// MAX_PROCS processes fit at once.
+uintptr_t user_memory_start(const proc* p) {
+    return PROC_START_ADDR;
+}
+uintptr_t user_memory_end(const proc* p) {
+    return MEMSIZE_VIRTUAL;
+}
+static const int process_slots = MAX_PROCS;
+// End of exercise 11
+
+// The physical page behind process p's new virtual page `va`.
+uintptr_t process_page_alloc(proc* p, uintptr_t va) {
+    // Exercise 10 (virtual page allocation)
+    return kalloc(p->pid);              // any free page, anywhere
+    // End of exercise 10
+}
+
+// Gives back process p's memory: every page of its own memory (one user
+// fewer each: a shared page stays with its other users) and, for a table
+// of its own, the table's pages.
+static void process_memory_free(proc* p) {
+    user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));
+    proc_pagetable_free(p->pagetable);
+    p->pagetable = nullptr;
+}
+
 // The page table process `p` runs on.
 static x86_64_pagetable* process_pagetable(proc* p) {
     // Exercise 8 (a page table per process)
@@ -131,8 +170,7 @@ bool process_load(proc* p) {
     p->regs.reg_rflags = FL_IF;
     p->segs = initial_segments;
     if (program_load(p, p->name) < 0) {
-        proc_pagetable_free(p->pagetable);
-        p->pagetable = nullptr;
+        process_memory_free(p);
         return false;
     }
     set_user_mode(p->regs);
@@ -160,13 +198,16 @@ static void processes_start(const char* procs) {
         if (len == 0) {
             break;
         }
-        if (pid > MAX_PROCS) {
-            log_printf("PROCS: more than %d programs; ignoring \"%s\"\n", MAX_PROCS, s);
-            console_printf(CS_RED "PROCS: at most %d programs\n", MAX_PROCS);
+        if (pid > process_slots) {
+            log_printf("PROCS: more than %d programs (this kernel has %d process slots); "
+                       "ignoring \"%s\"\n", process_slots, process_slots, s);
+            console_printf(CS_RED "PROCS: at most %d programs\n", process_slots);
             break;
         }
         proc* p = &ptable[pid];
         p->pid = pid;
+        p->family = pid;
+        families = pid;
         memcpy(p->name, s, min(len, sizeof(p->name) - 1));
         s += len;
         if (*s == ':') {
@@ -176,26 +217,33 @@ static void processes_start(const char* procs) {
             ++s;
         }
         if (process_load(p)) {
-            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, proc_slot_start(pid));
+            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, user_memory_start(p));
         }
         slots_end = p + 1;
         ++pid;
     }
 }
 
-// Ends process `p`, giving back its page table.
-static void process_free(proc* p, procstate_t state) {
+// Ends process `p`. Its CPU time stops here; the kernel's work of killing
+// and restarting it is charged to it by process_kill.
+static void process_end(proc* p, procstate_t state) {
     if (p == on_cpu) {
         cpu_release();
     }
+    children -= p->parent != 0 && p->state == P_RUNNABLE;
     p->state = state;
-    proc_pagetable_free(p->pagetable);
-    p->pagetable = nullptr;
 }
 
-// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed
-// process is started again from its program, up to N times; one that dies
-// again soon after it started waits first, longer each time
+// Ends process `p` and gives back its memory.
+static void process_free(proc* p, procstate_t state) {
+    process_end(p, state);
+    process_memory_free(p);
+}
+
+// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed boot
+// process is started again from its program, up to N times (a forked
+// child is not: it has no program of its own to start from); one that
+// dies again soon after it started waits first, longer each time
 // (k-respawn.cc). Killing and restarting it is work the kernel does for
 // it, charged to its CPU time like its system calls.
 void process_kill(proc* p, const char* reason) {
@@ -213,7 +261,7 @@ void process_kill(proc* p, const char* reason) {
         log_printf("proc %d killed: %s\n", p->pid, p->reason);
         console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     }
-    if (p->lives <= bootopt.respawn) {
+    if (p->parent == 0 && p->lives <= bootopt.respawn) {
         respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
     }
     cpu_work_charge(p, since);
@@ -237,6 +285,8 @@ void processes_restart(const char* procs) {
     }
     respawns_waiting = 0;
     current = nullptr;
+    slots_end = &ptable[1];
+    families = children = 0;
     log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
     processes_start(procs);
     schedule();                 // does not return
@@ -282,6 +332,11 @@ void exception(regstate* regs) {
         return;
     }
 
+    // A write to a page fork shares copy-on-write: the writer gets its own.
+    if (intno == INT_PF && from_process && (regs->reg_errcode & PFERR_WRITE)
+        && copy_on_write(current, rdcr2())) {
+        run(current);           // the write again, on its own page; does not return
+    }
     char why[PROC_REASON_SIZE];
     describe_fault(regs, why, sizeof(why));
     // Exercise 3 (a fault kills only the process)
@@ -303,6 +358,10 @@ void exception(regstate* regs) {
 // The rarer calls are kept out of line, so that syscall() itself, which
 // every sys_getpid runs, needs no stack frame beyond the frame pointer.
 __attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
+    // A page fork shares copy-on-write is the caller's to write: its own
+    // copy first.
+    copy_on_write(p, buf);
+    copy_on_write(p, buf + sizeof(SYSNAME) - 1);
     // Exercise 5 (sys_getsysname checks its buffer)
     // The kernel may write anywhere; the process may not. Write only if the
     // process itself could write every byte.
@@ -310,27 +369,40 @@ __attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t 
         return -1;
     }
     // End of exercise 5
-    user_copy(reinterpret_cast<void*>(buf), SYSNAME, sizeof(SYSNAME));
+    user_write(p->pagetable, buf, SYSNAME, sizeof(SYSNAME));
     return 0;
 }
 
 __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     // Exercise 6 (sys_page_alloc checks its address)
-    // Only a page-aligned address in the caller's own slot: never kernel
+    // Only a page-aligned address in the caller's own memory: never kernel
     // memory (below PROC_START_ADDR), never another process's.
     if (addr % PAGESIZE != 0 || addr < PROC_START_ADDR
-        || addr < proc_slot_start(p->pid) || addr >= proc_slot_end(p->pid)) {
+        || addr < user_memory_start(p) || addr >= user_memory_end(p)) {
         return -1;
     }
     // End of exercise 6
-    vmiter it(p->pagetable, round_down(addr, PAGESIZE));
-    if (it.user()) {
-        return 0;               // already the caller's: leave it as it is
+    // A fresh zeroed page, writable, never run (W^X). A writable page the
+    // caller alone uses is as good as fresh once zeroed; any other it had
+    // there loses a user, once the new one is in place: on failure,
+    // nothing has changed.
+    vmiter it(p->pagetable, addr);
+    uintptr_t old = it.user() ? it.pa() : 0;
+    if (old && it.writable() && page_users(old) == 1) {
+        user_page_zero(p->pagetable, addr);
+        return 0;
     }
-    if (it.map(it.va(), PTE_PWU | PTE_NX) < 0) {   // data: never run (W^X)
+    uintptr_t pa = process_page_alloc(p, addr);
+    if (pa == 0) {
         return -1;
     }
-    user_zero(reinterpret_cast<void*>(it.va()), PAGESIZE);
+    if (it.map(pa, PTE_PWU | PTE_NX) < 0) {
+        kfree(pa);
+        return -1;
+    }
+    if (old) {
+        kfree(old);
+    }
     return 0;
 }
 
@@ -340,7 +412,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     char text[101];
     size_t n = 0;
     while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)) {
-        user_copy(&text[n], reinterpret_cast<const char*>(msg + n), 1);
+        user_read(p->pagetable, &text[n], msg + n, 1);
         if (text[n] == '\0') {
             break;
         }
@@ -361,8 +433,106 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
 
 [[noreturn, gnu::noinline]] static void syscall_exit(proc* p) {
     log_printf("proc %d exited\n", p->pid);
-    process_free(p, P_EXITED);
+    process_end(p, P_EXITED);
+    // Exercise 14 (exit frees memory)
+    process_memory_free(p);
+    // End of exercise 14
+    p->pagetable = nullptr;     // its slot is free for the next fork
     schedule();                 // does not return
+}
+
+// Exercise 16 (copy-on-write fork)
+// A writable page is shared at fork too, read-only in both processes and
+// marked PTE_COW, until either writes it: that write faults, and
+// copy_on_write gives the writer a copy of its own (or, to the last user,
+// the page itself, writable again).
+static uintptr_t fork_writable_page(proc* child, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+    perm = (perm & ~PTE_W) | PTE_COW;
+    page_share(pa);
+    return pa;
+}
+
+static bool copy_on_write(proc* p, uintptr_t addr) {
+    uintptr_t va = round_down(addr, PAGESIZE);
+    uintptr_t pa = cow_page(p->pagetable, va);
+    if (pa == 0) {
+        return false;
+    }
+    uintptr_t mine = page_users(pa) == 1 ? pa : process_page_alloc(p, va);
+    if (mine == 0) {
+        return false;           // no memory for the copy: the write faults
+    }
+    if (mine != pa) {
+        page_copy(mine, pa);
+        kfree(pa);
+    }
+    vmiter(p->pagetable, va).map(mine, PTE_PWU | PTE_NX);  // its entry exists
+    return true;
+}
+// End of exercise 16
+
+// The child's page for the parent's user page at `va` (physical `pa`,
+// permissions `perm`): 0 if no memory is left. address_space_copy
+// (k-memory.cc) asks for each page the parent maps. (Unused before
+// exercise 12.)
+[[maybe_unused]] static uintptr_t fork_page(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+    proc* child = static_cast<proc*>(ctx);
+    // Exercise 13 (shared read-only memory)
+    // Code and constants never change: parent and child use the same page.
+    if (!(perm & PTE_W)) {
+        page_share(pa);
+        return pa;
+    }
+    // End of exercise 13
+    return fork_writable_page(child, va, pa, perm);
+}
+
+[[maybe_unused]] static proc* fork_slot(const proc* parent);
+
+// The child's bookkeeping, once its memory and registers are in place: it
+// runs the parent's program, in the parent's family, from zero counters.
+// (Unused before exercise 12, whose starting code forks nothing.)
+[[maybe_unused]] static void process_forked(proc* child, const proc* parent) {
+    memcpy(child->name, parent->name, sizeof(child->name));
+    child->arg = parent->arg;
+    child->parent = parent->pid;
+    child->family = parent->family;
+    child->lives = 1;
+    child->cpu_time = child->syscalls = 0;
+    child->reason[0] = '\0';
+    // The parent is on the CPU: its segment registers are the processor's
+    // (this saves them into child->segs and, `in` being the same, loads
+    // nothing).
+    segments_switch(&child->segs, child->segs);
+    child->state = P_RUNNABLE;
+    ++children;
+    slots_end = max(slots_end, child + 1);
+    log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
+}
+
+__attribute__((noinline)) static uint64_t syscall_fork(proc* parent) {
+    // Exercise 12 (fork)
+    // The child: a free slot, a page table of its own, a copy of the
+    // parent's memory, the parent's registers but %rax = 0 (what fork
+    // returns to it). On any failure, nothing is left behind.
+    proc* child = fork_slot(parent);
+    if (!child) {
+        return -1;
+    }
+    child->pagetable = proc_pagetable_create();
+    if (!child->pagetable) {
+        return -1;
+    }
+    if (address_space_copy(child->pagetable, parent->pagetable, user_memory_start(parent),
+                           user_memory_end(parent), fork_page, child) < 0) {
+        process_memory_free(child);
+        return -1;
+    }
+    child->regs = parent->regs;
+    child->regs.reg_rax = 0;
+    process_forked(child, parent);
+    return child->pid;
+    // End of exercise 12
 }
 
 uint64_t syscall(regstate* regs) {
@@ -382,6 +552,8 @@ uint64_t syscall(regstate* regs) {
         return syscall_page_alloc(p, regs->reg_rdi);
     case SYSCALL_EXIT:
         syscall_exit(p);        // does not return
+    case SYSCALL_FORK:
+        return syscall_fork(p);
     default:
         return -1;
     }
@@ -390,27 +562,88 @@ uint64_t syscall(regstate* regs) {
 
 // ---- 5. Scheduling ----
 
-// Runs the next runnable process after `current`, round robin, once any
-// killed process whose wait is over has restarted (k-respawn.cc). With none
-// runnable but some waiting, idles until one restarts; with none at all, a
-// headless run is over; otherwise wait (interrupts on) for 'q'.
-void schedule() {
-    if (respawns_waiting != 0) {
-        respawn_due();
-    }
-    // The slots after current's, then from the first up to current's own:
-    // two plain scans, since every yield runs them, and none past the last
-    // slot PROCS filled (no process is ever there).
+// The next runnable process after `current`, round robin over the slots:
+// two plain scans, since every yield runs them, and none past the last slot
+// ever used (no process is ever there). Null if none can run.
+static proc* round_robin() {
     proc* const after = current ? current + 1 : &ptable[1];
     for (proc* p = after; p < slots_end; ++p) {
         if (p->state == P_RUNNABLE) {
-            run(p);             // does not return
+            return p;
         }
     }
     for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
         if (p->state == P_RUNNABLE) {
-            run(p);             // does not return
+            return p;
         }
+    }
+    return nullptr;
+}
+
+// Exercise 15 (the fork bomb)
+// A family (a boot process and its descendants) holds at most its share of
+// the slots, and families take turns on the CPU, round robin inside each:
+// forking more buys a family no more CPU.
+static bool family_full(const proc* parent) {
+    int members = 0;
+    for (proc* p = &ptable[1]; p < slots_end; ++p) {
+        members += p->state == P_RUNNABLE && p->family == parent->family;
+    }
+    return members >= max(1, process_slots / max(families, 1));
+}
+
+static proc* next_to_run() {
+    if (children == 0) {
+        return round_robin();   // each family its boot process alone: the same turns
+    }
+    static int last_of[NPROC];          // each family's member that ran last
+    int family = current ? current->family : families;
+    for (int i = 0; i != families; ++i) {
+        family = family == families ? 1 : family + 1;   // the next family, around
+        proc* const last = &ptable[last_of[family]];
+        for (proc* p = last + 1; p < slots_end; ++p) {
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
+        }
+        for (proc* p = &ptable[1]; p <= last && p < slots_end; ++p) {
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
+        }
+    }
+    return nullptr;
+}
+// End of exercise 15
+
+// A free slot for a child of `parent`, or null. (Unused before exercise
+// 12, whose starting code forks nothing.)
+[[maybe_unused]] static proc* fork_slot(const proc* parent) {
+    if (family_full(parent)) {
+        return nullptr;
+    }
+    for (int pid = 1; pid <= process_slots; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->state != P_RUNNABLE && !p->pagetable) {
+            p->pid = pid;
+            return p;
+        }
+    }
+    return nullptr;
+}
+
+// Runs the next runnable process, once any killed process whose wait is
+// over has restarted (k-respawn.cc). With none runnable but some waiting,
+// idles until one restarts; with none at all, a headless run is over;
+// otherwise wait (interrupts on) for 'q'.
+void schedule() {
+    if (respawns_waiting != 0) {
+        respawn_due();
+    }
+    if (proc* p = next_to_run()) {
+        run(p);                 // does not return
     }
     cpu_release();
     if (proc* p = respawn_idle()) {     // killed ones waiting: idle until one restarts

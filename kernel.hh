@@ -80,6 +80,8 @@ struct alignas(16) proc {
     regstate regs;                  // registers saved at the last kernel entry
     segstate segs;                  // segment registers, saved when it leaves the CPU
 
+    int parent;                     // the pid that forked it, 0 for a boot process
+    int family;                     // its boot process's pid: fork bombs are per family
     char name[PROC_NAME_SIZE];      // program name, as in PROCS
     uint64_t arg;                   // PROCS "name:arg" argument (0 if none)
     uint64_t lives;                 // times this slot has (re)started
@@ -122,6 +124,14 @@ extern boot_options bootopt;
 
 // kernel.cc
 [[noreturn]] void schedule();           // runs the next runnable process
+// The virtual addresses of process p's own memory: its slot on the
+// lecture's kernels, PROC_START_ADDR up to MEMSIZE_VIRTUAL on the problem
+// set's (exercise 11).
+uintptr_t user_memory_start(const proc* p);
+uintptr_t user_memory_end(const proc* p);
+// A fresh zeroed physical page for process p's virtual page `va` (exercise
+// 10 decides where from), or 0 if none is left.
+uintptr_t process_page_alloc(proc* p, uintptr_t va);
 [[noreturn]] void run(proc* p);         // returns to process p
 void process_kill(proc* p, const char* reason);
 bool process_load(proc* p);             // (re)starts p from its program
@@ -233,8 +243,8 @@ void quirk_stop_vm86_escapee(regstate* regs);
 uint64_t quirk_int_vector(const regstate* regs);
 
 // ---- k-loader.cc ----
-// Loads program `name` into process slot `p->pid`. Returns 0 or a negative
-// error, having printed why.
+// Loads program `name` into process p's own memory, on pages from
+// process_page_alloc. Returns 0 or a negative error, having printed why.
 int program_load(proc* p, const char* name);
 void program_list(char* buf, size_t size);
 bool kernel_image_read(uint64_t offset, void* dst, size_t size);
@@ -263,7 +273,37 @@ void screen_next_view();                // v: physical map, each process, consol
 [[noreturn]] void screen_restart(int key, const char* procs);  // a program-set key
 void memshow(bool on_console);          // prints the physical memory map to the log
 
-// ---- k-memory.cc ----
+// ---- k-memory.cc: physical pages and page tables ----
+// Physical memory is the kernel's to reach through a kernel-only direct
+// map at KERNEL_DIRECT_MAP (in every table), since a process's table maps
+// its own pages at its own addresses. A page table pointer
+// (x86_64_pagetable*) is a physical address, as %cr3 holds it.
+#define KERNEL_DIRECT_MAP   0xC0000000UL
+// A bit the processor leaves to software (bit 9, "available"): a writable
+// page that fork shares read-only until its first write (copy-on-write,
+// exercise 16).
+#define PTE_COW             0x200UL
+extern uintptr_t direct_map_base;       // 0 until the kernel's table is loaded
+template <typename T = void> inline T* pa2kva(uintptr_t pa) {
+    return reinterpret_cast<T*>(pa + direct_map_base);
+}
+inline x86_64_pagetable* pagetable_kva(const x86_64_pagetable* pt) {
+    return pa2kva<x86_64_pagetable>(reinterpret_cast<uintptr_t>(pt));
+}
+
+// The page allocator: every free page of the machine, each with a count
+// of its users (page tables naming it). `owner` is the pid it is for (0:
+// the kernel), so that a leak can be named.
+uintptr_t kalloc(int owner = 0);        // a zeroed page, or 0 if none is left
+void kfree(uintptr_t pa);               // one user fewer: free at the last
+void page_share(uintptr_t pa);          // one user more (fork's shared pages)
+unsigned page_users(uintptr_t pa);
+bool page_claim(uintptr_t pa, int owner);   // that very page, if it is free
+uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
+bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
+void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 32 bytes a turn
+bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
+
 x86_64_pagetable* pagetable_alloc();
 void pagetable_free(x86_64_pagetable* pt);
 // Visits every page-table page of `pt`'s tree, children before parents.
@@ -271,12 +311,45 @@ void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void
 x86_64_pagetable* proc_pagetable_create();
 void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
+// Unmaps every user page `pt` maps in [lo, hi), one user fewer each.
+void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
+// How many user pages `pt` maps in [lo, hi).
+unsigned user_page_count(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
+// Maps into `child` a page for every user page `parent` maps in [lo, hi),
+// visiting only the entries that exist: page_for(ctx, va, pa, perm) gives
+// the child's page (and may change its permissions: a writable page it
+// makes read-only is made so in the parent too), 0 if out of memory.
+// Returns 0, or -1 with the pages mapped so far still in `child`.
+typedef uintptr_t (*fork_page_fn)(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm);
+int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintptr_t lo,
+                       uintptr_t hi, fork_page_fn page_for, void* ctx);
+// The physical page `pt` maps at `va` if it is a copy-on-write page, else 0.
+uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va);
 bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write);
 // The one way the kernel touches process memory (k-memory.cc): copy or
 // zero n bytes with SMAP's permission. Check with user_range_ok first:
 // these check nothing.
 void user_copy(void* dst, const void* src, size_t n);
 void user_zero(void* dst, size_t n);
+// Copies between kernel memory and process memory as `pt` maps it, through
+// the direct map, whatever table the processor is on. Check first.
+void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
+void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
+void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
+void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
+// Pages: free, used, shared (more than one user), leaked (used, in no
+// table); and the audit: "ok", or the first discrepancy, by page and pid.
+struct memory_stats {
+    unsigned free, used, shared, leaked;
+};
+memory_stats memory_count();
+// For the map: each physical page's user, a pid (1..15), or one of these.
+#define PAGE_FREE_OR_OTHER  (-1)    // free, or not the allocator's
+#define PAGE_SHARED         (-2)    // several users
+#define PAGE_LEAKED         (-3)    // used, named by no table
+#define PAGE_TABLE_OF       100     // + pid (0: the kernel's): a page-table page
+void memory_map_owners(int* page_owner);
 void integrity_record();
+#define INTEGRITY_REPORT_SIZE 240       // "text=... pagetables=... memory=..."
 void integrity_report(char* buf, size_t size);
 #endif

@@ -4,16 +4,22 @@
 #define WEENSYOS_LIB_HH
 #include "types.h"
 
-// ---- Memory layout (physical = virtual everywhere) ----
+// ---- Memory layout ----
+// Below PROC_START_ADDR, virtual = physical in every page table. The
+// lecture's kernels put process k in slot k (virtual = physical too); the
+// problem set's give every process the same layout, from PROC_START_ADDR
+// up to MEMSIZE_VIRTUAL, backed by pages from anywhere in physical memory.
 #define KERNEL_START_ADDR   0x40000UL   // kernel code and data start here
 #define KERNEL_STACK_TOP    0x80000UL   // kernel stack grows down from here
 #define KERNEL_STACK_SIZE   0x4000UL    // 16 KB (link/kernel.ld keeps it free)
 #define HARDWARE_HOLE_START 0xA0000UL   // 640 KB: reserved for hardware up to 1 MB
 #define CONSOLE_ADDR        0xB8000UL   // CGA text screen
-#define PROC_START_ADDR     0x100000UL  // process slot 1
+#define PROC_START_ADDR     0x100000UL  // a process's first address (slot 1)
 #define PROC_SLOT_SIZE      0x40000UL   // bytes per process slot
-#define MAX_PROCS           4           // process slots (pids 1..4)
+#define SLOT_PROCS          4           // the lecture's slots (pids 1..4)
+#define MAX_PROCS           15          // processes at once (pids 1..15)
 #define MEMSIZE_PHYSICAL    0x200000UL  // 2 MB of physical memory
+#define MEMSIZE_VIRTUAL     0x300000UL  // the problem set's address space ends here
 
 // Process `pid` owns [proc_slot_start(pid), proc_slot_start(pid) + PROC_SLOT_SIZE).
 constexpr uintptr_t proc_slot_start(int pid) {
@@ -30,6 +36,7 @@ constexpr uintptr_t proc_slot_end(int pid) {
 #define SYSCALL_GETSYSNAME  4
 #define SYSCALL_PAGE_ALLOC  5
 #define SYSCALL_EXIT        6
+#define SYSCALL_FORK        7
 
 // The name sys_getsysname writes, NUL included.
 #define SYSNAME "WeensyOS"

@@ -54,7 +54,7 @@ inline uint64_t make_syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0,
     return rax;
 }
 
-// Returns the caller's process ID (1..4).
+// Returns the caller's process ID (1..MAX_PROCS).
 inline int sys_getpid() {
     return make_syscall(SYSCALL_GETPID);
 }
@@ -77,7 +77,9 @@ inline int sys_getsysname(char* buf) {
 }
 
 // Maps a fresh zeroed page at `addr`, which must be page-aligned and in the
-// caller's own slot. Returns 0, or -1.
+// caller's own memory (its slot on the lecture's kernels; PROC_START_ADDR up
+// to MEMSIZE_VIRTUAL on the problem set's). Returns 0, or -1 (a bad
+// address, or no memory left).
 inline int sys_page_alloc(void* addr) {
     return make_syscall(SYSCALL_PAGE_ALLOC, reinterpret_cast<uintptr_t>(addr));
 }
@@ -86,5 +88,11 @@ inline int sys_page_alloc(void* addr) {
 [[noreturn]] inline void sys_exit() {
     make_syscall(SYSCALL_EXIT);
     __builtin_unreachable();
+}
+
+// Makes a copy of the calling process. Returns the child's pid to the
+// parent and 0 to the child; -1 if no slot or not enough memory is left.
+inline int sys_fork() {
+    return make_syscall(SYSCALL_FORK);
 }
 #endif

@@ -287,7 +287,10 @@ def fault_rip(text):
 
 
 def eve_slot(pid=2):
-    return slot(pid)
+    """Where Eve's code runs: her slot on the lecture's kernels, and on the
+    problem set's (exercise 11 on) the addresses every process has, from
+    0x100000 up to 0x300000."""
+    return range(0x100000, 0x300000)
 
 
 def fault_of_eve(b):
@@ -435,14 +438,22 @@ def grade_5(image):
                         f'even for the kernel): PANIC: {b.panic}')
         return fail('kernel-wrote-own-code', f'sys_getsysname(0x{target:x}, the kernel\'s '
                     f'{name}) was not refused: {b.what_happened()}{integrity_note(b)}')
-    # Eve's own code: hers to read, not to write.
-    own = slot_start(2)
+    # Eve's own code: hers to read, not to write (at PROC_START_ADDR when
+    # every process has the same addresses: exercise 11).
+    own = slot_start(1) if same_addresses(b) else slot_start(2)
     b = boot(image, f'alice eve-sysname:{own}', 12, vary=True)
     if not call_refused(b):
         return fail('read-only-buffer', f'sys_getsysname wrote into Eve\'s own code at '
                     f'0x{own:x}, which she may read but not write: the buffer must be '
                     f'writable by her (user_range_ok(..., true)): {b.what_happened()}')
     return ok()
+
+
+def same_addresses(b):
+    """Whether pids 1 and 2 were loaded at the same address (the problem
+    set's overlapping address spaces), from the kernel's log."""
+    at = dict(re.findall(r'^proc (\d+): \S+ loaded at (0x[0-9a-f]+)$', '\n'.join(b.log), re.M))
+    return '1' in at and at.get('1') == at.get('2')
 
 
 def grade_6(image):
@@ -453,7 +464,17 @@ def grade_6(image):
         return fail('kernel-page-given',
                     f'sys_page_alloc handed Eve a page of kernel code (0x{page:x}, with '
                     f'{name}): {b.what_happened()}{integrity_note(b)}')
-    # Alice's code page: above PROC_START_ADDR, but not Eve's.
+    # Alice's code page: above PROC_START_ADDR, but not Eve's. From
+    # exercise 11 on every process has the same addresses, and Eve cannot
+    # name Alice's pages: then a page past her own memory (MEMSIZE_VIRTUAL).
+    if same_addresses(b):
+        past = define('lib.hh', 'MEMSIZE_VIRTUAL')
+        b = boot(image, f'alice eve-pagealloc:{past}', 12, vary=True)
+        if not b.screen_has('sys_page_alloc returned -1'):
+            return fail('slot-not-checked', f'sys_page_alloc mapped Eve a page at 0x{past:x}, past '
+                        f'her own memory: a process may map pages only in its own slot (its '
+                        f'own memory, up to MEMSIZE_VIRTUAL). {b.what_happened()}')
+        return ok()
     theirs = slot_start(1)
     b = boot(image, f'alice eve-pagealloc:{theirs}', 12, vary=True)
     hurt = alice_hurt(b) or ('' if call_refused(b) else b.what_happened())
@@ -510,6 +531,8 @@ def grade_9(image):
 
 GRADERS = {1: grade_1, 2: grade_2, 3: grade_3, 4: grade_4, 5: grade_5, 6: grade_6,
            7: grade_7, 8: grade_8, 9: grade_9}
+from grade_pset import join_pset  # noqa: E402  (the problem set: exercises 10-16)
+join_pset(globals())
 
 
 def grade(image, numbers, variants=True, seed=None):

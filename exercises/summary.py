@@ -173,7 +173,8 @@ class Summary:
             elif line.startswith('kernel '):
                 block['integrity'] = line[len('kernel '):]
             elif line.startswith('memory '):
-                block['memory'] = dict(kv.split('=', 1) for kv in line.split()[1:] if '=' in kv)
+                block['memory'] = {k: int(v) if v.isdigit() else v for k, v in
+                                   (kv.split('=', 1) for kv in line.split()[1:] if '=' in kv)}
             i += 1
         if i < len(lines) and lines[i] == 'console:':
             block['console'] = lines[i + 1:i + 1 + CONSOLE_ROWS]

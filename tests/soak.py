@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""soak.py: `make soak`: the system call fuzzer (p-fuzz.cc) for a long run.
+"""soak.py: `make soak`: the system call fuzzer (p-fuzz.cc) for a long run,
+and fork and exit (tests/programs/p-forktest.cc) for 100,000 cycles.
 
-Boots one headless QEMU per core, each with two fuzzers taking turns, until
+Boots one headless QEMU per core, each with two fuzzers taking turns (on
+the lecture's kernel, whose slots the fuzzer knows), until
 together they have made SOAK_CALLS system calls (default 10,000,000), and
 checks each boot: no panic, every fuzzer finished with no mismatch, the
 kernel counted at least as many calls, and the integrity line is clean.
-Prints calls per second, then `N passed, N failed`; exit status 0 exactly
-when nothing failed.
+Then one boot of SOAK_FORKS fork/exit cycles (default 100,000), one child
+at a time, which must end with leaked=0, memory=ok and exactly the free
+pages a run that forks nothing ends with. Prints calls per second, then
+`N passed, N failed`; exit status 0 exactly when nothing failed.
 
     python3 tests/soak.py            SOAK_CALLS=1000000 python3 tests/soak.py
 """
@@ -31,11 +35,12 @@ def soak_boot(index, calls_each):
     procs = ' '.join([f'fuzz:{n}'] * FUZZERS_PER_BOOT)
     # A generous wall-clock limit: about 100,000 calls a second or better.
     timeout = 60 + n * FUZZERS_PER_BOOT // 50000
-    b = weensy.boot(procs, ticks=10 ** 9, timeout=timeout)
+    # The fuzzer knows the lecture's slots: it runs on the lecture's kernel.
+    b = weensy.boot(procs, ticks=10 ** 9, timeout=timeout, image=weensy.LECTURE_IMAGE)
     problems = []
     if b.status != 0:
         problems.append(f'exit status {b.status}' + (' (kernel panic)' if b.status == 1 else ''))
-    if b.integrity != 'text=ok pagetables=ok':
+    if not (b.integrity or '').startswith(weensy.LECTURE_INTEGRITY_OK):
         problems.append(f'integrity line {b.integrity!r}')
     counted = 0
     for pid in range(1, FUZZERS_PER_BOOT + 1):
@@ -53,6 +58,25 @@ def soak_boot(index, calls_each):
     if problems:
         problems.append(b.describe(tail=15))
     return problems, counted, b.seconds, procs
+
+
+def fork_soak(cycles):
+    """Boots `cycles` fork/exit cycles and a run with none; returns a list
+    of problems (empty if none) and a line of figures."""
+    empty = weensy.boot('forktest:0', ticks=10 ** 9, timeout=60)
+    b = weensy.boot(f'forktest:{cycles}', ticks=10 ** 9, timeout=60 + cycles // 500)
+    problems = []
+    if b.status != 0 or not b.memory or not empty.memory:
+        problems.append(f'exit status {b.status}, {empty.status}: ' + b.describe(tail=15))
+    elif not any(f'{cycles} fork/exit cycles' in row for row in b.console):
+        problems.append('the cycles did not all run:\n' + '\n'.join(b.console))
+    elif b.integrity != weensy.INTEGRITY_OK or b.memory['leaked'] != 0 \
+            or b.memory['free'] != empty.memory['free']:
+        problems.append(f'after {cycles} cycles: {b.integrity!r}, {b.memory}; with none: '
+                        f'{empty.memory}')
+    figures = (f'{cycles:,} fork/exit cycles in {b.seconds:.1f}s ({cycles / b.seconds:,.0f} a '
+               f'second), free={b.memory and b.memory["free"]} as with none, leaked=0')
+    return problems, figures
 
 
 def main():
@@ -92,6 +116,13 @@ def main():
     if calls < total:
         failed += 1
         print(f'FAIL  only {calls:,} of {total:,} calls were made')
+    problems, figures = fork_soak(int(os.environ.get('SOAK_FORKS', 100_000)))
+    if problems:
+        failed += 1
+        print('FAIL  fork soak: ' + '\n'.join(problems))
+    else:
+        passed += 1
+        print(f'ok    fork soak: {figures}')
     print(f'{passed} passed, {failed} failed')
     return 0 if failed == 0 else 1
 

@@ -15,7 +15,7 @@ ATTACK_TICKS = 40
 def boot_attack(t, procs, ticks=ATTACK_TICKS):
     """Boots Alice and one Eve in the slot order `procs` gives; returns the
     boot and the pids of Alice and Eve."""
-    b = t.boot(procs, ticks=ticks, qemuextra=STEADY_CLOCK)
+    b = t.boot_lecture(procs, ticks=ticks, qemuextra=STEADY_CLOCK)
     alice_pid = procs.split().index('alice') + 1
     return b, alice_pid, 3 - alice_pid
 
@@ -201,7 +201,7 @@ def _(t):
 @test("Eves passing sys_panic a kernel, an unmapped and a non-canonical pointer are each just killed")
 def _(t):
     pointers = [kernel_symbol('syscall_entry'), 0xffff800000000000, 0x8000000000000000]
-    b = t.boot('alice ' + ' '.join(f'eve-panic:0x{p:x}' for p in pointers), ticks=ATTACK_TICKS,
+    b = t.boot_lecture('alice ' + ' '.join(f'eve-panic:0x{p:x}' for p in pointers), ticks=ATTACK_TICKS,
                qemuextra=STEADY_CLOCK)
     survived(t, b, ATTACK_TICKS, 1, 2, 'eve-panic')
     for pid, pointer in enumerate(pointers, start=2):

@@ -1,5 +1,7 @@
-"""Memory: the layout of the contract, and pages given back by dead processes."""
-from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, MAX_PROCS, MEMSIZE_PHYSICAL, PAGESIZE,
+"""Memory: the lecture's layout of the contract (each process in its slot, on
+the lecture's kernel: weensy.LECTURE_IMAGE), and pages given back by dead
+processes. The problem set's layout: tests/test_pset.py."""
+from weensy import (CONSOLE_ADDR, KERNEL_START_ADDR, SLOT_PROCS, MEMSIZE_PHYSICAL, PAGESIZE,
                     PROC_SLOT_SIZE, PROC_START_ADDR, slot_start, test)
 
 
@@ -10,7 +12,7 @@ def slot_pages(mm, pid):
 
 @test("The memory map matches the layout: page 0 free, kernel from 0x40000, console at 0xB8000, each process only in its own slot")
 def _(t):
-    b = t.boot('alice eve', ticks=20)
+    b = t.boot_lecture('alice eve', ticks=20)
     mm = b.memory_map()
     pages = MEMSIZE_PHYSICAL // PAGESIZE
     t.check(len(mm) == pages,
@@ -25,13 +27,13 @@ def _(t):
         t.check(pages[0] == str(pid), f'process {pid} has no code page at the start of its slot')
         t.check(pages[-1] == str(pid), f'process {pid} has no stack page at the top of its slot')
         t.check(set(pages) <= {str(pid), '.'}, f'slot {pid} shows pages of others: {"".join(pages)}')
-    empty = [p for pid in range(3, MAX_PROCS + 1) for p in slot_pages(mm, pid)]
+    empty = [p for pid in range(3, SLOT_PROCS + 1) for p in slot_pages(mm, pid)]
     t.check(set(empty) == {'.'}, 'the empty slots 3 and 4 are not free')
 
 
 @test("A process killed by a fault gives back its pages and page table: the memory map shows none of them")
 def _(t):
-    b = t.boot('alice eve-div0', ticks=40)
+    b = t.boot_lecture('alice eve-div0', ticks=40)
     t.proc(b, 2, 'eve-div0', 'broken')
     mm = b.memory_map()
     t.check(set(slot_pages(mm, 2)) == {'.'}, f'dead Eve still owns pages: {"".join(slot_pages(mm, 2))}')

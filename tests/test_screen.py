@@ -12,8 +12,9 @@ import subprocess
 import weensy
 from weensy import ROOT, STEADY_CLOCK, test
 
-# A process row: pid, name, share of the CPU, bar, system calls a second, state.
-PROC_ROW = re.compile(r'^ ?(\d) (\S+) +(\d+)% [#.]{10} +(\d+)/s +(.*)$')
+# A process row: pid, name, share of the CPU, bar, system calls a second,
+# pages and parent (but for a killed process), state.
+PROC_ROW = re.compile(r'^ ?(\d+) (\S+) +(\d+)% [#.]{10} +(\d+)/s +(?:(\d+) pg par (\d+) +)?(.*)$')
 MAP_ROW = re.compile(r'^0x([0-9a-f]{6}) (.{64})$')
 
 
@@ -24,11 +25,18 @@ def panel(b):
 
 def panel_rows(screen):
     """{pid: (name, share, calls per second, state)} from these screen rows."""
+    return {pid: row[:4] for pid, row in panel_with_pages(None, screen).items()}
+
+
+def panel_with_pages(b, screen=None):
+    """{pid: (name, share, calls per second, state, pages, parent)} from
+    boot b's screen (or these screen rows)."""
     rows = {}
-    for line in screen:
+    for line in b.console if screen is None else screen:
         m = PROC_ROW.match(line)
         if m:
-            rows[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(5))
+            rows[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), m.group(7),
+                                     m.group(5) and int(m.group(5)), m.group(6) and int(m.group(6)))
     return rows
 
 
@@ -52,9 +60,10 @@ def screen_map_rows(screen):
 
 
 @test("The panel names each process in its own row (state, CPU share, system calls a second) "
-      "and the physical map shows each process's digit in its own slot and K at 0x40000")
+      "and the physical map shows each process's digit in its own slot and K at 0x40000 "
+      "(the lecture's kernel)")
 def _(t):
-    b = t.boot('alice eve', ticks=60, view='map')
+    b = t.boot_lecture('alice eve', ticks=60, view='map')
     rows = panel(b)
     t.check(sorted(rows) == [1, 2], f'process rows for pids {sorted(rows)}, expected 1 and 2:\n'
             + '\n'.join(b.console))
@@ -149,9 +158,9 @@ def plain_console(rows):
 
 
 @test("v switches to pid 1's virtual memory (read-only code, writable stack, the console, "
-      "kernel-only pages), then pid 2's, then the plain console")
+      "kernel-only pages), then pid 2's, then the plain console (the lecture's kernel)")
 def _(t):
-    with t.live('alice eve', view='map') as run:
+    with t.live('alice eve', view='map', image=weensy.LECTURE_IMAGE) as run:
         run.key('v')
         run.wait_for(r'^view: ')
         # The key's own repaint follows its log line.
@@ -169,8 +178,8 @@ def _(t):
     t.check(cells[0x13F000] == 'w', f"Alice's stack page shows {cells[0x13F000]!r}, not w")
     t.check(cells[0xB8000] == 'C' and cells[0x40000] == '-' and cells[0] == '.',
             f'console {cells[0xB8000]!r}, kernel {cells[0x40000]!r}, page 0 {cells[0]!r}')
-    t.check(set(cells[a] for a in range(0x140000, 0x200000, 4096)) == {'-'},
-            "Eve's slot is not kernel-only in Alice's page table")
+    t.check(set(cells[a] for a in range(0x140000, 0x200000, 4096)) <= {'-', '.'},
+            "Eve's slot is not kept from Alice in her page table")
     t.check(not any(row.lstrip().startswith('WeensyOS') for row in rows),
             'the plain console shows the help row:\n' + '\n'.join(rows))
 
@@ -260,3 +269,18 @@ def _(t):
                     'the screen is still up 5 s after q')
     finally:
         tmux('kill-server')
+
+
+@test("On the problem set's kernel the panel gives each process its pages and parent, and after "
+      "p-fork the map shows shared code (S), page tables (P) and no leak (L)")
+def _(t):
+    b = t.boot('fork', ticks=60, qemuextra=STEADY_CLOCK, view='map')
+    rows = panel_with_pages(b)
+    t.check(sorted(rows) == [1, 2, 3, 4], f'process rows {sorted(rows)}:\n' + '\n'.join(b.console))
+    parents = {pid: row[5] for pid, row in rows.items()}
+    t.check(parents == {1: 0, 2: 1, 3: 1, 4: 2}, f'parents on the panel: {parents}')
+    t.check(all(row[4] and row[4] >= 4 for row in rows.values()), f'pages on the panel: {rows}')
+    title, cells = screen_map(b)
+    t.check(title and 'S shared' in title, f'map title {title!r}')
+    t.check('S' in cells.values() and 'P' in cells.values() and 'L' not in cells.values(),
+            'the map lacks S or P, or shows L:\n' + '\n'.join(b.console))

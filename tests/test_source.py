@@ -16,7 +16,9 @@ from weensy import ROOT, read, test
 # Words the handout's kernel.cc must not contain: the machinery that lives
 # in rooms of its own (issue: kernel.cc as the lecture's story).
 MACHINERY_WORDS = ('ptswitch', 'vm86', 'nmi', 'summary')
-HANDOUT_KERNEL_MAX_LINES = 500
+# (The lecture's nine exercises and the problem set's seven: their TODOs
+# and starting code are most of what the problem set adds.)
+HANDOUT_KERNEL_MAX_LINES = 750
 
 
 def handout_kernel():
@@ -30,7 +32,7 @@ def handout_kernel():
             return f.read()
 
 
-@test("The handout's kernel.cc is at most 500 lines and mentions none of PTSWITCH, vm86, NMIs "
+@test("The handout's kernel.cc is at most 750 lines and mentions none of PTSWITCH, vm86, NMIs "
       "or the summary: that machinery lives in rooms of its own")
 def _(t):
     text = handout_kernel()

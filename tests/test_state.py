@@ -156,7 +156,7 @@ def _(t):
 @test("W^X: code written on the stack, in data, in an allocated page and on the console and "
       "called is killed by an instruction fetch at that address (protection violation)")
 def _(t):
-    b = t.boot('nxrun', ticks=100, respawn=3)
+    b = t.boot_lecture("nxrun", ticks=100, respawn=3)
     t.no_panic(b)
     kills = b.killed(1)
     t.check(len(kills) == 4, f'expected 4 kills, got {kills}')

@@ -73,7 +73,8 @@ def _(t):
     port = 20000 + os.getpid() % 10000
     # Eve is pid 1, so the first system call is hers and Alice (pid 2, in
     # slot 2) has yet to start when the breakpoint on process_main is set.
-    env = clean_env(settings(PROCS='eve alice', GDBPORT=port))
+    # The lecture's kernel: run-qemu loads each process's symbols at its slot.
+    env = dict(clean_env(settings(PROCS='eve alice', GDBPORT=port)), IMAGE=weensy.LECTURE_IMAGE)
     commands = ['break syscall', 'continue', 'bt', 'print current->pid',
                 'break process_main', 'continue', 'bt', 'info symbol $pc']
     argv = [os.path.join(ROOT, 'run-qemu'), 'gdb', '-batch']

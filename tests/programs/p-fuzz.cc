@@ -62,10 +62,12 @@ asm(".pushsection .text\n"
 
 static int self;
 static uintptr_t slot;
-// A page of her own for sys_getsysname; a region of her slot for
-// sys_page_alloc (any aligned page of her slot is fair game: a page she
-// already has comes back unchanged).
+// A page of her own for sys_getsysname; a region of her slot that holds
+// nothing of hers, for sys_page_alloc, which maps a fresh zeroed page
+// wherever she asks (over her code or her stack, she would lose them).
 #define SYSNAME_PAGE_OFFSET 0x10000UL
+#define SPARE_OFFSET        0x20000UL
+#define SPARE_SIZE          0x10000UL
 
 // Addresses at the edges of everything.
 static uint64_t interesting_address() {
@@ -82,7 +84,7 @@ static uint64_t interesting_address() {
     case 1: {
         // Near the edge of some slot (hers included: the callers sort out
         // which answers they can predict).
-        int pid = rand(1, MAX_PROCS + 1);
+        int pid = rand(1, SLOT_PROCS + 1);
         return proc_slot_start(pid) + rand(-16, 16);
     }
     case 2:
@@ -180,6 +182,9 @@ static void fuzz_one() {
             }
         } else {
             fuzz_in[RDI] = interesting_address();
+        }
+        if (fuzz_in[RDI] >= slot && fuzz_in[RDI] < proc_slot_end(self)) {
+            fuzz_in[RDI] = slot + SPARE_OFFSET + (fuzz_in[RDI] - slot) % SPARE_SIZE;
         }
         bool ok = inside_own_slot(fuzz_in[RDI], 1) && fuzz_in[RDI] % PAGESIZE == 0;
         expected = ok ? 0 : -1;
