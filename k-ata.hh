@@ -11,7 +11,7 @@
 // PROGRAM_DIR_SECTOR is followed by the programs' ELF images.
 #define KERNEL_DISK_SECTOR      1
 #define PROGRAM_DIR_SECTOR      1024
-#define PROGRAM_DIR_SECTORS     8
+#define PROGRAM_DIR_SECTORS     64      // 511 programs (a multiple of 8)
 #define PROGRAM_DIR_MAGIC       "WeensyOS programs"
 
 struct program_dir_entry {      // 64 bytes, little endian

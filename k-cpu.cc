@@ -11,8 +11,10 @@ static uint64_t clock_tsc;      // time-stamp counter at the start of this tick
 // processor"): the one whose page table and segment registers are loaded.
 // It is charged the cycles since
 // `cpu_since`: its own instructions and the kernel's on its behalf (its
-// system calls, the interrupts that strike it). Nobody is charged while it
-// is null: the kernel loading, killing or restarting a process, or idle.
+// system calls, the interrupts that strike it). Killing and restarting a
+// process is charged to that process (cpu_work_begin, cpu_work_charge).
+// Nobody is charged while it is null: the kernel loading the boot
+// processes, or idle.
 proc* on_cpu;
 static uint64_t cpu_since;
 static uint64_t turn_start;     // when on_cpu got the processor: its slice began
@@ -73,6 +75,20 @@ uint64_t cpu_account() {
 void cpu_release() {
     charge_cpu(rdtsc());
     on_cpu = nullptr;
+}
+
+// The kernel starts work for one process (killing or restarting it),
+// while another may be on the CPU: that one's time stops here...
+uint64_t cpu_work_begin() {
+    charge_cpu(rdtsc());
+    return cpu_since;
+}
+
+// ...and the work since `since` is charged to `p`, not to it.
+void cpu_work_charge(proc* p, uint64_t since) {
+    uint64_t now = rdtsc();
+    p->cpu_time += now - since;
+    cpu_since = now;
 }
 
 // Gives the CPU to `p`, which another process had (or none): charges that

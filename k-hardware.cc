@@ -538,16 +538,15 @@ void read_boot_options(boot_options& opt) {
 
 // ---- Disk ----
 
+// A sector at a time: after each, the watchdog hears that the kernel, with
+// interrupts off, is reading and not stuck (k-watchdog.cc).
 int disk_read(uint32_t sector, void* buf, size_t nsectors) {
     auto p = static_cast<uint8_t*>(buf);
-    while (nsectors != 0) {
-        unsigned n = min<size_t>(nsectors, 128);
-        if (ata_read(sector, p, n) < 0) {
+    for (; nsectors != 0; ++sector, p += SECTORSIZE, --nsectors) {
+        if (ata_read(sector, p, 1) < 0) {
             return -1;
         }
-        sector += n;
-        p += n * SECTORSIZE;
-        nsectors -= n;
+        watchdog_disk_progress();
     }
     return 0;
 }

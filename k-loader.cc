@@ -14,29 +14,61 @@
 #define PROGRAM_LINK_ADDR   PROC_START_ADDR
 #define PROGRAM_MAX_PHDRS   16
 
-static program_dir_entry directory[PROGRAM_DIR_ENTRIES];
-static bool directory_ok;
+// The program directory (k-ata.hh) holds up to PROGRAM_DIR_ENTRIES - 1
+// programs. The kernel reads it a window of DIR_WINDOW_ENTRIES entries at
+// a time, so that it costs 4 KB of kernel memory however many programs a
+// course adds; the window with the header stays in memory until a lookup
+// needs another.
+#define DIR_WINDOW_SECTORS  8
+#define DIR_ENTRIES_PER_SECTOR  (SECTORSIZE / sizeof(program_dir_entry))
+#define DIR_WINDOW_ENTRIES  (DIR_WINDOW_SECTORS * DIR_ENTRIES_PER_SECTOR)
+static_assert(PROGRAM_DIR_SECTORS % DIR_WINDOW_SECTORS == 0,
+              "the directory is read in whole windows");
 
+static program_dir_entry window[DIR_WINDOW_ENTRIES];
+static uint32_t window_first = ~0U;     // the directory index of window[0]
+static uint32_t program_count;          // from the header, once it was read
+
+// Directory entry `index` (0 is the header), read from the disk if its
+// window is not in memory; null if the disk would not read.
+static const program_dir_entry* dir_entry(uint32_t index) {
+    uint32_t first = index - index % DIR_WINDOW_ENTRIES;
+    if (first != window_first) {
+        window_first = ~0U;
+        if (disk_read(PROGRAM_DIR_SECTOR + first / DIR_ENTRIES_PER_SECTOR, window,
+                      DIR_WINDOW_SECTORS) < 0) {
+            return nullptr;
+        }
+        window_first = first;
+    }
+    program_dir_entry* e = &window[index - first];
+    e->name[sizeof(e->name) - 1] = '\0';  // whatever the disk says
+    return e;
+}
+
+// Reads the header once; false (said in the log) if there is none.
 static bool directory_read() {
-    if (!directory_ok) {
-        directory_ok = disk_read(PROGRAM_DIR_SECTOR, directory, PROGRAM_DIR_SECTORS) == 0
-            && strcmp(directory[0].name, PROGRAM_DIR_MAGIC) == 0
-            && directory[0].sector < PROGRAM_DIR_ENTRIES;
-        if (!directory_ok) {
+    if (program_count == 0) {
+        const program_dir_entry* header = dir_entry(0);
+        if (header && strcmp(header->name, PROGRAM_DIR_MAGIC) == 0
+            && header->sector < PROGRAM_DIR_ENTRIES) {
+            program_count = header->sector;
+        } else {
             log_printf("loader: no program directory at disk sector %d\n", PROGRAM_DIR_SECTOR);
         }
     }
-    return directory_ok;
+    return program_count != 0;
 }
 
+// Program `name`'s directory entry (a copy, which a later lookup leaves
+// alone), or null.
 static const program_dir_entry* program_find(const char* name) {
-    if (!directory_read()) {
-        return nullptr;
-    }
-    for (uint32_t i = 1; i <= directory[0].sector; ++i) {
-        directory[i].name[sizeof(directory[i].name) - 1] = '\0';
-        if (strcmp(directory[i].name, name) == 0) {
-            return &directory[i];
+    static program_dir_entry found;
+    for (uint32_t i = 1; directory_read() && i <= program_count; ++i) {
+        const program_dir_entry* e = dir_entry(i);
+        if (e && strcmp(e->name, name) == 0) {
+            found = *e;
+            return &found;
         }
     }
     return nullptr;
@@ -45,10 +77,9 @@ static const program_dir_entry* program_find(const char* name) {
 void program_list(char* buf, size_t size) {
     size_t n = 0;
     buf[0] = '\0';
-    if (directory_read()) {
-        for (uint32_t i = 1; i <= directory[0].sector && n < size; ++i) {
-            n += snprintf(buf + n, size - n, "%s%s", i > 1 ? " " : "", directory[i].name);
-        }
+    for (uint32_t i = 1; directory_read() && i <= program_count && n < size; ++i) {
+        const program_dir_entry* e = dir_entry(i);
+        n += snprintf(buf + n, size - n, "%s%s", i > 1 ? " " : "", e ? e->name : "?");
     }
 }
 

@@ -18,14 +18,14 @@
 //
 // Every place outside this file that answers one of them (file:line,
 // checked by tests/test_source.py, so this list cannot go stale):
-//   kernel.cc:293       `entered_from_process` decides who faulted (1)
+//   kernel.cc:301       `entered_from_process` decides who faulted (1)
 //   k-exception.S:255   `FL_VM`: the entry's own test, for the stack (1)
 //   k-hardware.cc:23    `X86SEG_DB`: data segments as sysretq's %ss (1)
 //   k-hardware.cc:83    `user_selector` drops an escapee's real-mode selectors (1)
 //   k-hardware.cc:161   `syscall_entry_compat` is the CSTAR entry (1)
 //   k-hardware.cc:166   `FL_VM` cleared by `syscall` (1)
 //   k-hardware.cc:196   `quirk_int_vector` names the vector of `int $N` (2)
-//   k-watchdog.cc:88    `quirk_stop_vm86_escapee` on every watchdog tick (1)
+//   k-watchdog.cc:99    `quirk_stop_vm86_escapee` on every watchdog tick (1)
 #include "kernel.hh"
 
 bool entered_from_vm86(const regstate* regs) {

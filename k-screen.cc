@@ -196,14 +196,19 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
                                                        user_memory_end(&p)) : 0;
         r.text(plain, "%3u pg par %-2d", pages, p.parent);
     }
+    // How often it was restarted (RESPAWN), once it was.
+    char restarts[32] = "";
+    if (p.lives > 1) {
+        snprintf(restarts, sizeof(restarts), " (%lu restarts)", p.lives - 1);
+    }
     if (p.state == P_BROKEN) {
         char why[CONSOLE_COLUMNS];
-        shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9);
-        r.text(CGA(LIGHTRED, BLACK), " killed: %s", why);
+        shorten_reason(p.reason, why, CONSOLE_COLUMNS - r.col - 9 - strlen(restarts));
+        r.text(CGA(LIGHTRED, BLACK), " killed%s: %s", restarts, why);
     } else {
         // A slot PROCS named is free only if its program failed to load.
-        r.text(p.state == P_RUNNABLE ? plain : dim, " %s",
-               p.state == P_FREE ? "not loaded" : proc_state_name(p.state));
+        r.text(p.state == P_RUNNABLE ? plain : dim, " %s%s",
+               p.state == P_FREE ? "not loaded" : proc_state_name(p.state), restarts);
     }
     r.show(row);
 }

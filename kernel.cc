@@ -157,7 +157,7 @@ static x86_64_pagetable* process_pagetable(proc* p) {
 // the program, and the registers process_start (u-lib.cc) expects: %rdi =
 // the PROCS argument, %rsi = how many times it was restarted. Returns false
 // if it could not be loaded.
-static bool process_load(proc* p) {
+bool process_load(proc* p) {
     p->pagetable = process_pagetable(p);
     if (!p->pagetable) {
         log_printf("proc %d: out of page-table pages\n", p->pid);
@@ -179,6 +179,7 @@ static bool process_load(proc* p) {
     ++p->lives;
     p->reason[0] = '\0';
     p->state = P_RUNNABLE;
+    respawn_started(p);
     return true;
 }
 
@@ -223,8 +224,8 @@ static void processes_start(const char* procs) {
     }
 }
 
-// Ends process `p`. Its CPU time stops here: what the kernel does next
-// (freeing, restarting) is charged to no one.
+// Ends process `p`. Its CPU time stops here; the kernel's work of killing
+// and restarting it is charged to it by process_kill.
 static void process_end(proc* p, procstate_t state) {
     if (p == on_cpu) {
         cpu_release();
@@ -241,9 +242,13 @@ static void process_free(proc* p, procstate_t state) {
 
 // Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed boot
 // process is started again from its program, up to N times (a forked
-// child is not: it has no program of its own to start from).
+// child is not: it has no program of its own to start from); one that
+// dies again soon after it started waits first, longer each time
+// (k-respawn.cc). Killing and restarting it is work the kernel does for
+// it, charged to its CPU time like its system calls.
 void process_kill(proc* p, const char* reason) {
     process_free(p, P_BROKEN);
+    uint64_t since = cpu_work_begin();
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
@@ -252,12 +257,14 @@ void process_kill(proc* p, const char* reason) {
         p->reason[i] = plain ? reason[i] : '?';
     }
     p->reason[i] = '\0';
-    log_printf("proc %d killed: %s\n", p->pid, p->reason);
-    console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
-    // If it cannot be loaded again, it stays broken, with its reason.
-    if (p->parent == 0 && p->lives <= bootopt.respawn && process_load(p)) {
-        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+    if (respawn_log_each(p)) {
+        log_printf("proc %d killed: %s\n", p->pid, p->reason);
+        console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
     }
+    if (p->parent == 0 && p->lives <= bootopt.respawn) {
+        respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
+    }
+    cpu_work_charge(p, since);
 }
 
 // Replaces every process with the programs in `procs`, as if the machine
@@ -276,6 +283,7 @@ void processes_restart(const char* procs) {
         }
         memset(p, 0, sizeof(*p));
     }
+    respawns_waiting = 0;
     current = nullptr;
     slots_end = &ptable[1];
     families = children = 0;
@@ -626,13 +634,21 @@ static proc* next_to_run() {
     return nullptr;
 }
 
-// Runs the next runnable process. With none runnable, a headless run is
-// over; otherwise wait (interrupts on) for 'q'.
+// Runs the next runnable process, once any killed process whose wait is
+// over has restarted (k-respawn.cc). With none runnable but some waiting,
+// idles until one restarts; with none at all, a headless run is over;
+// otherwise wait (interrupts on) for 'q'.
 void schedule() {
+    if (respawns_waiting != 0) {
+        respawn_due();
+    }
     if (proc* p = next_to_run()) {
         run(p);                 // does not return
     }
     cpu_release();
+    if (proc* p = respawn_idle()) {     // killed ones waiting: idle until one restarts
+        run(p);                 // does not return
+    }
     if (bootopt.headless) {
         log_printf("no runnable processes\n");
         finish(POWEROFF_NORMAL);        // does not return

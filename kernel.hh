@@ -57,6 +57,18 @@ enum procstate_t {
 #define PROC_NAME_SIZE      24
 #define PROC_REASON_SIZE    160
 
+// What restarting a process (RESPAWN) remembers between its lives
+// (k-respawn.cc). The kills and restarts of its first RESPAWN_LOGGED lives
+// are logged one by one; later ones are counted.
+#define RESPAWN_LOGGED      64
+struct respawn_state {
+    uint64_t life_start;            // tick its latest life began
+    uint64_t due;                   // killed, waiting: the tick it restarts at (else 0)
+    uint64_t delay;                 // its wait if it dies soon again, in ticks
+    uint64_t unlogged;              // kills since the log last counted them
+    uint64_t counted_at;            // the tick the log last counted them
+};
+
 // Aligned to 16 bytes so that the end of `regs` is too: in 64-bit mode the
 // processor aligns %rsp down to 16 before pushing an interrupt frame, so the
 // frame lands exactly at the end of regs only if that end is aligned.
@@ -77,6 +89,7 @@ struct alignas(16) proc {
                                     // kept current at every switch and timer tick
     uint64_t syscalls;              // system calls it made
     char reason[PROC_REASON_SIZE];  // why it was killed (P_BROKEN)
+    respawn_state respawn;          // restarts, with RESPAWN (k-respawn.cc)
 };
 
 #define NPROC (MAX_PROCS + 1)       // ptable[0] is never used
@@ -121,6 +134,7 @@ uintptr_t user_memory_end(const proc* p);
 uintptr_t process_page_alloc(proc* p, uintptr_t va);
 [[noreturn]] void run(proc* p);         // returns to process p
 void process_kill(proc* p, const char* reason);
+bool process_load(proc* p);             // (re)starts p from its program
 [[noreturn]] void processes_restart(const char* procs);   // a new program set
 uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
 
@@ -132,6 +146,8 @@ void clock_start();                     // tick 0 starts now
 // headless run), which may not return. Returns the time-stamp counter.
 uint64_t cpu_account();
 void cpu_release();                     // the processor goes to no one
+uint64_t cpu_work_begin();              // the kernel's work for one process starts...
+void cpu_work_charge(proc* p, uint64_t since);  // ...and is charged to it
 void cpu_switch(proc* p);               // p becomes current and on_cpu; its slice starts
 bool slice_over(uint64_t now);          // on_cpu has had a whole slice
 
@@ -202,6 +218,7 @@ uintptr_t ioapic_page();                // physical address of the I/O APIC
 void watchdog_init(unsigned timer_hz);
 void watchdog_stop();                   // after a panic: quiet from now on
 void watchdog(regstate* regs, bool from_process);   // on every watchdog NMI
+void watchdog_disk_progress();          // a disk read goes on: the kernel is not stuck
 #define INT_WATCHDOG    INT_NMI         // the vector the watchdog's ticks arrive on
 extern bool nmi_blocked;                // until the next iretq
 
@@ -240,6 +257,14 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 // Names the kernel function containing `addr` (from the kernel's symbol
 // table on the disk). Returns false if none.
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
+
+// ---- k-respawn.cc: restarts that cannot starve the others ----
+extern int respawns_waiting;            // killed processes waiting for their next life
+bool respawn_log_each(proc* p);         // whether to log this kill line by line
+void respawn_after_kill(proc* p);       // restarts p now, or once its wait is over
+proc* respawn_due();                    // restarts those whose wait is over
+proc* respawn_idle();                   // idles until one restarts; null if none waits
+void respawn_started(proc* p);          // a new life began (process_load)
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads

@@ -29,7 +29,10 @@ bootsize=${sizes[0]} kernelsize=${sizes[1]}
 [ "$bootsize" -le 510 ] || fail "boot sector is $bootsize bytes; it must fit in 510"
 [ $(( (kernelsize + 511) / 512 )) -lt "$DIR_SECTOR" ] \
     || fail "kernel image is larger than $((DIR_SECTOR - 1)) sectors"
-[ $# -lt $((DIR_SECTORS * 512 / DIR_ENTRY)) ] || fail "too many programs for the directory"
+capacity=$((DIR_SECTORS * 512 / DIR_ENTRY - 1))     # the header takes an entry
+[ $# -le "$capacity" ] || fail "$# programs, but the disk's program directory holds $capacity:" \
+    "remove programs, or raise PROGRAM_DIR_SECTORS in k-ata.hh (a multiple of 8;" \
+    "each 8 sectors hold 64 more) and run make again"
 
 # le32 N: appends N as 4 little-endian bytes (printf escapes) to `dir`.
 dir=""

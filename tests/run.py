@@ -9,11 +9,17 @@ Exit status 0 exactly when nothing failed.
                                             file name contains a WORD (any case)
     python3 tests/run.py --list [WORD...]   lists those tests and their files
                                             instead of running them
+    python3 tests/run.py --load N [WORD...] runs them beside N QEMUs spinning
+                                            `alice eve-spin` (make check LOAD=N),
+                                            ended with the suite
 """
+import atexit
 import concurrent.futures
 import glob
 import importlib.util
 import os
+import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -53,9 +59,61 @@ def run_one(x):
         return x.sentence, 'test error:\n' + traceback.format_exc(), time.monotonic() - start
 
 
+class Load:
+    """N QEMUs spinning `alice eve-spin` beside the suite, as a busy machine
+    has: each in a process group of its own, all ended on leaving (and, if
+    this runner dies, by run-qemu, which ends its QEMU when its parent
+    goes)."""
+    running = []
+
+    def __init__(self, n):
+        env = weensy.clean_env(weensy.settings(PROCS='alice eve-spin', TICKS=1 << 40,
+                                               TIMEOUT=7 * 24 * 3600))
+        self.qemus = [subprocess.Popen([os.path.join(weensy.ROOT, 'run-qemu'), 'headless'],
+                                       cwd=weensy.ROOT, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+                      for _ in range(n)]
+        Load.running.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        for q in self.qemus:
+            try:
+                os.killpg(q.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for q in self.qemus:
+            q.wait()
+
+
+def stop_on_signal(signum, frame):
+    """SIGTERM, SIGHUP or SIGINT end the runner at once, without waiting
+    for the tests under way: the load's QEMUs and the temporary copies go
+    with it, and each test's run-qemu ends its QEMU when it finds its
+    parent, this runner, gone."""
+    for load in Load.running:
+        load.stop()
+    atexit._run_exitfuncs()
+    os._exit(128 + signum)
+
+
 def main():
     args = sys.argv[1:]
     listing = '--list' in args
+    load = 0
+    if '--load' in args:
+        at = args.index('--load')
+        if at + 1 == len(args) or not args[at + 1].isdigit():
+            print('run.py: --load needs a number of QEMUs (make check LOAD=2)', file=sys.stderr)
+            return 2
+        load = int(args[at + 1])
+        del args[at:at + 2]
     words = [a for a in args if a != '--list']
     tests = selected(load_tests(), words)
     if not tests:
@@ -66,7 +124,15 @@ def main():
         for x in tests:
             print(f'{x.file}: {x.sentence}')
         return 0
-    print(f'running {len(tests)} tests, up to {weensy.CORES} QEMUs at a time', flush=True)
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(number, stop_on_signal)
+    with Load(load):
+        return run_tests(tests, load)
+
+
+def run_tests(tests, load):
+    beside = f', beside {load} QEMUs spinning alice eve-spin' if load else ''
+    print(f'running {len(tests)} tests, up to {weensy.CORES} QEMUs at a time{beside}', flush=True)
     start = time.monotonic()
     failures = []
     passed = 0

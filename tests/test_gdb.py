@@ -3,6 +3,7 @@ Control-C while the guest runs stops it and returns to the (gdb) prompt,
 and the machine lives on until GDB quits."""
 import os
 import re
+import shlex
 import shutil
 import signal
 import time
@@ -80,7 +81,7 @@ def _(t):
     t.check(shutil.which('gdb'), 'gdb is missing: install it (./setup)')
     port = 20000 + (os.getpid() + 7) % 10000
     with weensy.qemu_slots:
-        term = Terminal(t, f"make run-gdb PROCS='alice' GDBPORT={port} QEMUEXTRA=")
+        term = Terminal(t, shlex.join(weensy.make_command('run-gdb', PROCS='alice', GDBPORT=port)))
         try:
             term.wait_for(r'kernel_entry \(\) at k-exception\.S.*\n.*\n\(gdb\)\s*$', 30)
             qemus = [p for p in weensy.descendants(term.shell) if command_name(p).startswith('qemu')]

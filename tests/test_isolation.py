@@ -10,9 +10,9 @@ import time
 from typing import Callable, NamedTuple
 
 import weensy
-from weensy import (KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, SYSNAME, cases,
-                    define, kernel_symbol, program_source, program_symbol, slot_offset,
-                    slot_start, test)
+from weensy import (KERNEL_START_ADDR, PAGESIZE, PROC_SLOT_SIZE, RESTART_CLOCK, STEADY_CLOCK,
+                    SYSNAME, cases, define, kernel_symbol, program_source, program_symbol,
+                    slot_offset, slot_start, test)
 
 SYSNAME_LEN = len(SYSNAME) + 1
 
@@ -92,7 +92,9 @@ def _(t):
       "console and forged-log-line messages, and sys_exit with garbage, end only the rogue, "
       "each with the right reason on one log line")
 def _(t):
-    b = t.boot_lecture('rogue:5', ticks=200, respawn=20)
+    # Restarted at once, then after 1, 2, 4 ... ticks: the run ends when
+    # the rogue exits, after its twelve deaths.
+    b = t.boot_lecture('rogue:5', ticks=5000, respawn=20, qemuextra=RESTART_CLOCK)
     rogue = program_source('rogue')
     unreadable = [0, KERNEL_START_ADDR, kernel_symbol('syscall_entry'), slot_start(2),
                   slot_start(1) + define(rogue, 'NEVER_PAGE_OFFSET'), define(rogue, 'NONCANONICAL'),
@@ -146,7 +148,10 @@ def _(t):
 @test("int $N for all 256 vectors: every N but 3 is a general protection fault naming "
       "IDT vector N, int $3 a breakpoint, so no process can fake an exception or interrupt")
 def _(t):
-    b = t.boot_lecture('intn:0 intn:64 intn:128 intn:192', ticks=500, respawn=63)
+    # 64 lives each, the later ones half a second apart (restart backoff):
+    # the run ends once all four used their restarts.
+    b = t.boot_lecture('intn:0 intn:64 intn:128 intn:192', ticks=20000, respawn=63,
+               qemuextra=RESTART_CLOCK)
     stubs = program_symbol('intn', 'intn_stubs')
     for pid in range(1, 5):
         t.proc(b, pid, 'intn', 'broken')
@@ -180,16 +185,21 @@ def _(t):
       "of every life: the watchdog kills each life, and Alice still runs once between two of "
       "them instead of losing every turn to the timer interrupt left waiting")
 def _(t):
-    b = t.boot_lecture('eve-v86respawn alice', ticks=30, respawn=1000, qemuextra=V86_CPU)
-    kills = b.killed(1)
-    t.check(len(kills) >= 10, f'Eve died only {len(kills)} times')
+    # Each quick death doubles her wait before the next life: a dozen
+    # lives take 300 ticks.
+    b = t.boot_lecture('eve-v86respawn alice', ticks=300, respawn=1000,
+               qemuextra=f'{V86_CPU} {STEADY_CLOCK}')
+    kills = b.killed(1) + [re.sub(r'^.*?\(life \d+\): ', '', l) for l in b.log_lines
+                           if l.startswith('proc 1: eve-v86respawn killed ')]
+    lives = b.kill_count(1)
+    t.check(lives >= 10, f'Eve died only {lives} times')
     t.check(all(k.startswith('watchdog: interrupts off') for k in kills),
             f'not every death was the watchdog\'s: {sorted(set(kills))[:3]}')
     t.no_panic(b)
-    t.check(b.ticks == 30, f'the run ended at tick {b.ticks}, not 30')
+    t.check(b.ticks == 300, f'the run ended at tick {b.ticks}, not 300')
     alice = t.proc(b, 2, 'alice', 'runnable')
-    t.check(alice.syscalls >= len(kills) - 1,
-            f'Alice made {alice.syscalls} system calls while Eve died {len(kills)} times: '
+    t.check(alice.syscalls >= lives - 1,
+            f'Alice made {alice.syscalls} system calls while Eve died {lives} times: '
             'she should run once between two of Eve\'s lives')
 
 
@@ -269,7 +279,8 @@ class KilledOnce(NamedTuple):
 def _(t, case):
     eve_pid, alice_pid = (1, 2) if case.v86 else (2, 1)
     procs = f'{case.program} alice' if case.v86 else f'alice {case.program}'
-    b = t.boot_lecture(procs, ticks=case.ticks, qemuextra=V86_CPU if case.v86 else '')
+    b = t.boot_lecture(procs, ticks=case.ticks,
+                       qemuextra=f'{V86_CPU} {STEADY_CLOCK}' if case.v86 else STEADY_CLOCK)
     t.proc(b, eve_pid, case.program)
     eve = t.killed_once(b, eve_pid, case.reason(), alice=alice_pid)
     t.check(eve.syscalls == case.calls,
@@ -284,7 +295,7 @@ def _(t, case):
       "of the screen: the test framework still reads the kernel's own summary, and her rows "
       "only as screen text")
 def _(t):
-    b = t.boot_lecture('alice eve-forge', ticks=30)
+    b = t.boot_lecture('alice eve-forge', ticks=30, qemuextra=STEADY_CLOCK)
     t.check(b.ticks == 30, f'summary ticks={b.ticks}, expected the real 30')
     t.proc(b, 1, 'alice', 'runnable')
     eve = t.proc(b, 2, 'eve-forge', 'runnable')
@@ -330,8 +341,11 @@ def _(t):
             last = max(lives, default=0)
             t.check(last <= len(kills),
                     f'pid {pid} reached life {last} after only {len(kills)} reported deaths')
-            if b.proc(pid).state == 'broken':
-                t.check(len(kills) == respawn + 1, f'pid {pid} broken after {len(kills)} deaths')
+            # Every death but the last was followed by a restart (the
+            # last one's may still be waiting: restart backoff).
+            restarts = [l for l in b.log_lines if l.startswith(f'proc {pid}: crashme restarted')]
+            t.check(len(restarts) >= min(len(kills), respawn + 1) - 1,
+                    f'pid {pid}: {len(restarts)} restarts after {len(kills)} deaths')
         t.no_panic(b)
 
 
@@ -399,14 +413,16 @@ def _(t):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     result = {}
+    # QEMU waits for GDB (-S): however long the host takes to start it,
+    # the run cannot begin, let alone end, before GDB is there.
     runner = threading.Thread(target=lambda: result.update(b=weensy.boot(
-        'alice', ticks=60, qemuextra=f'-gdb tcp:127.0.0.1:{port}')))
+        'alice', ticks=60, qemuextra=f'-gdb tcp:127.0.0.1:{port} -S')))
     runner.start()
     sock = None
-    for _ in range(200):
+    deadline = time.monotonic() + weensy.EVENT_LIMIT
+    while sock is None and runner.is_alive() and time.monotonic() < deadline:
         try:
             sock = socket.create_connection(('127.0.0.1', port), timeout=10)
-            break
         except OSError:
             time.sleep(0.02)
     t.check(sock is not None, 'could not reach QEMU\'s GDB stub')
@@ -416,9 +432,7 @@ def _(t):
         # Wait until the kernel has fingerprinted itself (before that, the
         # boot loader would overwrite any change).
         fingerprint = kernel_symbol('text_checksum_at_boot')
-        for _ in range(100):
-            if gdb.read64(fingerprint) != 0:
-                break
+        while gdb.read64(fingerprint) == 0 and time.monotonic() < deadline:
             gdb.run_a_little(0.05)
         t.check(gdb.read64(fingerprint) != 0, 'the kernel never recorded its fingerprint')
         # One byte of kernel_start, which never runs again.

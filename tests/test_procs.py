@@ -1,7 +1,6 @@
 """Processes: every program runs alone, all four slots work,
 processes that end are reported as such, a run with nothing left to run
 stops early, and HZ sets the timer's rate."""
-import time
 from typing import NamedTuple, Optional
 
 from weensy import EVE_WARMUP, STEADY_CLOCK, cases, test
@@ -118,13 +117,11 @@ def _(t):
 
 @test("When no process can run the machine powers off at once with status 0, long before TICKS")
 def _(t):
-    started = time.monotonic()
     b = t.boot('hello eve-div0 hello', ticks=100000, timeout=20)
     t.proc(b, 1, 'hello', 'exited')
     t.proc(b, 2, 'eve-div0', 'broken')
     t.proc(b, 3, 'hello', 'exited')
     t.check(b.ticks < 1000, f'the run went on to tick {b.ticks}')
-    t.check(time.monotonic() - started < 15, 'the run took as long as the time limit')
 
 
 @test("HZ=1000 makes 200 ticks last about 0.2 s of time, not the 2 s they take at 100 Hz")
@@ -132,12 +129,10 @@ def _(t):
     ticks, hz = 200, 1000
     b = t.boot('alice eve', ticks=ticks, hz=hz)
     t.check(b.ticks == ticks, f'summary says ticks={b.ticks}')
-    # From the kernel's first line to the summary, as the lines arrived:
-    # QEMU's start-up and the BIOS do not count.
-    first, last = b.when('WeensyOS:'), b.when('summary:')
-    t.check(first is not None and last is not None,
-            'the kernel did not print its first line and the summary')
-    seconds = last - first
-    # Ticks can come late on a busy host, never early: 0.2 s is a floor.
-    # The ceiling leaves room for a slow host and still excludes 100 Hz.
-    t.check(0.19 <= seconds <= 1.5, f'{ticks} ticks at HZ={hz} took {seconds:.2f} s')
+    t.check(any(f'interrupting {hz} times a second' in l for l in b.log_lines),
+            f'the timer does not say it interrupts {hz} times a second')
+    # The time the two were charged, measured with the time-stamp counter
+    # (in the guest, so a busy host cannot stretch it): the whole run, as
+    # one of them was always on the CPU.
+    seconds = (b.proc(1).cpu + b.proc(2).cpu) / 1e6
+    t.check(0.19 <= seconds <= 0.21, f'{ticks} ticks at HZ={hz} took {seconds:.3f} s')

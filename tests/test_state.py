@@ -3,8 +3,10 @@ process's own, restarts and tick-timing that cannot take the CPU from Alice,
 fresh lives, W^X, SMEP, SMAP and UMIP, and the page-table switch as a boot
 option (PTSWITCH=1)."""
 import re
+from types import SimpleNamespace
 
-from weensy import STEADY_CLOCK, program_symbol, slot_start, test
+from weensy import RESTART_CLOCK, STEADY_CLOCK, cases, program_symbol, slot_start, test
+
 
 @test("Two processes load different segment selectors (null, user data, user code, several "
       "RPLs) and each keeps its own across thousands of yields and timer preemptions, "
@@ -35,20 +37,82 @@ def _(t):
 
 
 @test("A program that dies at its first instruction, restarted again and again beside Alice: "
-      "the kernel's reloading is charged to no one, and Alice runs once between two of its "
-      "lives and is charged only for what she ran (steady clock)")
+      "each quick death doubles its wait before the next life (1, 2, 4 ... ticks, at most half "
+      "a second), its reloading is charged to it, and Alice runs between two of its lives "
+      "(steady clock)")
 def _(t):
-    b = t.boot('alice crasher', ticks=100, respawn=100000, qemuextra=STEADY_CLOCK)
+    b = t.boot('alice crasher', ticks=300, respawn=100000, qemuextra=STEADY_CLOCK)
     t.no_panic(b)
-    lives = len(b.killed(2))
+    lives = b.kill_count(2)
     alice = t.proc(b, 1, 'alice', 'runnable')
     crasher = t.proc(b, 2, 'crasher')
-    t.check(lives >= 10, f'the crasher died only {lives} times')
+    # Lives at ticks 0, 0, 1, 3, 7, 15, 31, 63, then every 50 or so:
+    # about a dozen in 300 ticks, where no backoff gives thousands.
+    t.check(8 <= lives <= 16, f'the crasher died {lives} times in {b.ticks} ticks')
     t.check(alice.syscalls >= lives - 1,
             f'Alice made {alice.syscalls} system calls while the crasher died {lives} times')
     t.check(alice.cpu is not None and crasher.cpu is not None, 'no cpu= on the proc lines')
-    t.check(alice.ticks + crasher.ticks <= b.ticks // 2,
-            f'{alice.ticks} + {crasher.ticks} ticks charged for a run that was mostly loading')
+    # Alice is always runnable, so every moment is hers or the crasher's
+    # (its kills and reloads): the two add up to the run, and no more.
+    run_us = b.ticks * 10000
+    t.check(0.97 * run_us <= alice.cpu + crasher.cpu <= 1.01 * run_us,
+            f'cpu= {alice.cpu} + {crasher.cpu} us for a run of {run_us} us')
+    t.check(crasher.cpu > 0, 'the crasher was charged nothing for its kills and reloads')
+
+
+@test("A program that dies at its first instruction, alone with RESPAWN=100000: the kernel "
+      "idles while it waits, logs its first 64 kills and restarts line by line, then counts "
+      "the kills in at most a line a second, each naming the latest reason")
+def _(t):
+    b = t.boot('crasher', ticks=6000, respawn=100000, qemuextra=RESTART_CLOCK)
+    t.no_panic(b)
+    t.check(b.ticks == 6000, f'the run ended at tick {b.ticks}: nothing waited to restart?')
+    t.check(len(b.killed(1)) == 64, f'{len(b.killed(1))} kills logged line by line, not 64')
+    restarts = [l for l in b.log_lines if re.match(r'^proc 1: crasher restarted \(life \d+\)$', l)]
+    t.check(len(restarts) == 64, f'{len(restarts)} restarts logged line by line, not 64')
+    counts = [re.match(r'^proc 1: crasher killed (\d+) more times since tick (\d+), '
+                       r'restarting \(life (\d+)\): (.*)$', l) for l in b.log_lines
+              if l.startswith('proc 1: crasher killed ')]
+    t.check(counts and all(counts), f'count lines: {counts}')
+    since = [int(m.group(2)) for m in counts]
+    t.check(all(b2 - a >= 100 for a, b2 in zip(since, since[1:])),
+            f'count lines less than a second apart: since ticks {since}')
+    # Every life dies the same way: the reason its logged kills gave.
+    t.check(all(m.group(4) == b.killed(1)[-1] for m in counts),
+            f'a count line does not name the reason {b.killed(1)[-1]!r}')
+    # Half a second (50 ticks) between lives once the waits are full grown.
+    lives = b.kill_count(1)
+    t.check(64 + 2000 // 51 <= lives <= 64 + 3000 // 50 + 5,
+            f'{lives} lives in {b.ticks} ticks: the waits did not reach, or exceed, 50 ticks')
+
+
+RESPAWN_SLOTS = [('alice heavycrash', 'alice eve-spin', 1), ('heavycrash alice', 'eve-spin alice', 2)]
+
+
+@cases([SimpleNamespace(sentence=f"Beside a program that dies at its first instruction in every "
+                        f"life and carries 200 KB of data to reload, restarted up to a million "
+                        f"times, Alice as pid {pid} makes at least 90% of the system calls a "
+                        f"second she makes beside eve-spin (steady clock)",
+                        procs=procs, spin=spin, pid=pid)
+        for procs, spin, pid in RESPAWN_SLOTS])
+def _(t, case):
+    spun = t.boot(case.spin, ticks=300, qemuextra=STEADY_CLOCK, view='map')
+    b = t.boot(case.procs, ticks=300, respawn=1000000, qemuextra=STEADY_CLOCK, view='map')
+    t.no_panic(b)
+    other = 3 - case.pid
+    t.check(b.kill_count(other) >= 5, f'the heavy crasher died only {b.kill_count(other)} times')
+    beside_spin = t.proc(spun, case.pid, 'alice', 'runnable').syscalls / spun.ticks
+    beside_crash = t.proc(b, case.pid, 'alice', 'runnable').syscalls / b.ticks
+    t.check(beside_crash >= 0.9 * beside_spin,
+            f'Alice made {beside_crash:.0f} calls a tick beside the heavy crasher, '
+            f'{beside_spin:.0f} beside eve-spin')
+    heavy = t.proc(b, other, 'heavycrash')
+    t.check(heavy.ticks > 0, 'its reloading was charged to no one')
+    # The panel's row says how often it was restarted.
+    row = next((l for l in b.console if re.match(rf'^ ?{other} heavycrash ', l)), '')
+    m = re.search(r' \((\d+) restarts\)', row)
+    t.check(m and 3 <= int(m.group(1)) <= b.kill_count(other),
+            f'the panel row does not count its restarts: {row!r}')
 
 
 @test("A cheater learns when the timer ticks and yields just before each tick: Alice still "
@@ -136,7 +200,7 @@ def _(t):
 @test("PTSWITCH=1 (the page-table switch on every entry) runs Alice and Eve and the attacks "
       "just the same, and costs guest instructions on every system call")
 def _(t):
-    b = t.boot('alice eve-kwrite', ticks=40, ptswitch=1)
+    b = t.boot('alice eve-kwrite', ticks=40, ptswitch=1, qemuextra=STEADY_CLOCK)
     t.check(any('PTSWITCH' in l for l in b.log_lines if l.startswith('WeensyOS:')),
             'the kernel did not report PTSWITCH')
     eve = t.proc(b, 2, 'eve-kwrite', 'broken')

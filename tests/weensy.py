@@ -86,6 +86,7 @@ from summary import (CALLS_PER_LINE, CONSOLE_ADDR, CONSOLE_ROWS, EVE_WARMUP,  # 
                      PROC_SLOT_SIZE, PROC_START_ADDR, STEADY_CLOCK, SYSNAME, Proc, Summary,
                      define, read, slot_start)
 import summary  # noqa: E402
+CONSOLE_COLUMNS = define('lib.hh', 'CONSOLE_COLUMNS')
 SLOT_PROCS = define('lib.hh', 'SLOT_PROCS')     # the lecture's kernels' slots
 
 
@@ -144,13 +145,23 @@ def instruction_address(program, pattern):
 
 # ---- Run settings ----
 
+# The steady clock (STEADY_CLOCK, from summary.py), with idle time skipped:
+# when no process is runnable (killed ones waiting to restart, say) guest
+# time jumps to the next timer tick, so a run through hundreds of
+# backed-off restarts takes no longer than the work in it.
+RESTART_CLOCK = STEADY_CLOCK + ',sleep=off'
+
 # Every setting a run or a build reads from the environment or config.mk,
 # with the value the tests use unless a test says otherwise.
+# (BEFORE chooses the kernel booted; LOAD, LIST and ONLY steer a `make
+# check` a test runs.)
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
-    'PTSWITCH': '0',
+    'PTSWITCH': '0', 'BEFORE': '', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
 }
+
+
 def settings(**chosen):
     """Every run setting: the tests' defaults, with `chosen` ones
     (PROCS='alice', HZ=1000, ...) instead."""
@@ -163,14 +174,20 @@ def settings(**chosen):
 def clean_env(run_settings=None):
     """The environment for a command a test runs: this one, without make's
     own variables, and with every run setting as `run_settings` (default:
-    settings()) says."""
-    return summary.clean_env(run_settings or settings())
+    settings()) says. IMAGE, which make exports to run-qemu and which would
+    choose another kernel, goes too unless `run_settings` sets it."""
+    run_settings = run_settings or settings()
+    env = summary.clean_env(run_settings)
+    if 'IMAGE' not in run_settings:
+        env.pop('IMAGE', None)
+    return env
 
 
 def make_command(*words, **chosen):
     """`make WORDS...` with every run setting (settings(**chosen)) on its
-    command line, where it overrides config.mk as well as the environment."""
-    return ['make', *words, *(f'{k}={v}' for k, v in settings(**chosen).items())]
+    command line, where it overrides config.mk as well as the environment;
+    a setting among WORDS (`BEFORE=2`) comes after them, and wins."""
+    return ['make', *(f'{k}={v}' for k, v in settings(**chosen).items()), *words]
 
 
 def describe_settings(run_settings):
@@ -261,6 +278,18 @@ class Boot(Summary):
         starting with `prefix` (None if there is none)."""
         return next((s for s, l in zip(self.arrivals, self.lines) if l.startswith(prefix)), None)
 
+    def kill_count(self, pid):
+        """How many times process `pid` was killed: its `proc N killed:`
+        lines, plus the kills the log only counted (`proc N: NAME killed K
+        more times since tick T, ...`, once a process restarted with
+        RESPAWN has had a few lives)."""
+        counted = 0
+        for l in self.log_lines:
+            m = re.match(r'^proc (\d+): \S+ killed (\d+) more times since tick ', l)
+            if m and int(m.group(1)) == pid:
+                counted += int(m.group(2))
+        return len(self.killed(pid)) + counted
+
     def memory_map(self):
         """The last physical memory map in the log: {address: character},
         one entry per page."""
@@ -315,10 +344,11 @@ def boot(procs='alice eve', ticks=50, tree=ROOT, image=None, **chosen):
     return headless(run_settings, tree)
 
 
-def headless(run_settings, tree=ROOT, note='', before_wait=None):
+def headless(run_settings, tree=ROOT, note='', before_wait=None, on_line=None):
     """Runs `tree`'s `run-qemu headless` with exactly `run_settings`,
     holding a QEMU slot, and returns a Boot. `before_wait(process)`, if
-    given, runs once QEMU is starting (for example to attach a debugger)."""
+    given, runs once QEMU is starting (for example to attach a debugger);
+    `on_line(line)`, if given, sees each output line as it arrives."""
     limit = int(run_settings['TIMEOUT']) + 30
     with qemu_slots:
         started = time.monotonic()
@@ -339,6 +369,8 @@ def headless(run_settings, tree=ROOT, note='', before_wait=None):
             for line in q.stdout:
                 arrivals.append(time.monotonic() - started)
                 lines.append(line.rstrip('\n'))
+                if on_line:
+                    on_line(lines[-1])
             status = q.wait()
         finally:
             guard.cancel()
@@ -368,6 +400,189 @@ def boot_with_gdb(procs, port, gdb_commands, tree=ROOT, ticks=1000, timeout=20):
                                qemuextra=f'-gdb tcp:127.0.0.1:{port} -S'),
                  tree, note='GDB: ' + '; '.join(gdb_commands), before_wait=attach)
     return b, session.get('out', '')
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now (the system's
+    choice)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Monitor:
+    """QEMU's human monitor on a Unix socket: a command, then its answer up
+    to the next prompt."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(EVENT_LIMIT)
+        self.sock.connect(path)
+        self.read()
+
+    def read(self):
+        data = b''
+        while not data.endswith(b'(qemu) '):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', data.decode(errors='replace'))
+
+    def __call__(self, command):
+        self.sock.sendall(command.encode() + b'\n')
+        return self.read()
+
+    def close(self):
+        self.sock.close()
+
+
+# How long a test waits for an event before it fails: the bound of a broken
+# run, never a span a passing run depends on.
+EVENT_LIMIT = 60
+
+
+class Live:
+    """A headless boot that a test steers while it runs, one event after
+    another: it waits for a log line (wait_for), types keys (key), reads the
+    screen (screen) and ends the run at the next timer tick (end), which
+    prints the summary. The run lasts until the test ends it (or TIMEOUT
+    says it is broken), so nothing depends on how fast the host is. Use it
+    as a context manager: a test that fails half-way stops its QEMU.
+
+    QEMU gets a monitor (keys, the screen) and a GDB stub: ending the run
+    is GDB setting the kernel's bootopt.ticks to 1, so that the next tick is
+    the last, exactly as if the run had been booted with that TICKS."""
+
+    def __init__(self, t, procs, tree=ROOT, image=None, **chosen):
+        self.t, self.tree = t, tree
+        self.dir = tempfile.mkdtemp(prefix='weensyos-live-')
+        self.monitor_path = os.path.join(self.dir, 'monitor.sock')
+        self.port = free_port()
+        self.monitor = None
+        self.lines = []
+        self.cursor = 0                 # wait_for looks at lines from here on
+        self.arrived = threading.Condition()
+        self.result = []
+        extra = chosen.pop('qemuextra', '')
+        chosen.setdefault('timeout', EVENT_LIMIT)
+        run_settings = boot_settings(
+            procs, ticks=1 << 40, qemuextra=f'{extra} -monitor unix:{self.monitor_path},'
+            f'server=on,wait=off -gdb tcp:127.0.0.1:{self.port}'.strip(), **chosen)
+        # GDB needs the booted kernel's symbols: another image's are beside it.
+        self.kernel = os.path.join(os.path.dirname(image), 'kernel.full') if image \
+            else 'obj/kernel.full'
+        if image:
+            run_settings['IMAGE'] = image       # another of the tree's kernels
+        self.runner = threading.Thread(target=self._run, args=(run_settings,))
+        self.runner.start()
+
+    def _run(self, run_settings):
+        try:
+            self.result.append(headless(run_settings, self.tree, on_line=self._arrive))
+        finally:
+            with self.arrived:
+                self.arrived.notify_all()
+
+    def _arrive(self, line):
+        with self.arrived:
+            self.lines.append(line)
+            self.arrived.notify_all()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.runner.is_alive():
+            try:
+                self._monitor()('quit')
+            except OSError:
+                pass
+        self.runner.join()
+        if self.monitor:
+            self.monitor.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _boot_so_far(self):
+        """The run as far as it went, for a failure's description."""
+        return self.result[0] if self.result else Boot(
+            {}, None, list(self.lines), '', 0, note='still running')
+
+    def wait_for(self, pattern):
+        """Waits for the next output line (after the last one waited for)
+        that matches the regular expression `pattern`; returns it."""
+        deadline = time.monotonic() + EVENT_LIMIT
+        with self.arrived:
+            while True:
+                for i in range(self.cursor, len(self.lines)):
+                    if re.search(pattern, self.lines[i]):
+                        self.cursor = i + 1
+                        return self.lines[i]
+                self.cursor = len(self.lines)
+                left = deadline - time.monotonic()
+                if self.result or left <= 0:
+                    break
+                self.arrived.wait(left)
+        self.t.boots.append(self._boot_so_far())
+        self.t.fail(f'no output line matching {pattern!r}'
+                    + (' before the run ended' if self.result else f' within {EVENT_LIMIT} s'))
+
+    def _monitor(self):
+        if self.monitor is None:
+            self.wait_for(r'^WeensyOS: ')   # QEMU and its monitor are up
+            self.monitor = Monitor(self.monitor_path)
+        return self.monitor
+
+    def key(self, key):
+        """Types `key` (a QEMU key name: 'v', '1') into the machine's
+        keyboard; the kernel reads it at its next tick."""
+        self._monitor()(f'sendkey {key}')
+
+    def screen(self):
+        """The 25 rows of the screen as text, trailing blanks trimmed (as the
+        summary prints them), read while the machine is stopped."""
+        dump = os.path.join(self.dir, 'screen.bin')
+        self._monitor()('stop')
+        try:
+            self.monitor(f'pmemsave {CONSOLE_ADDR} {2 * CONSOLE_ROWS * CONSOLE_COLUMNS} "{dump}"')
+        finally:
+            self.monitor('cont')
+        with open(dump, 'rb') as f:
+            cells = f.read()[0::2]
+        text = ''.join(chr(c) if 32 <= c < 127 else (' ' if c == 0 else '?') for c in cells)
+        return [text[r * CONSOLE_COLUMNS:(r + 1) * CONSOLE_COLUMNS].rstrip()
+                for r in range(CONSOLE_ROWS)]
+
+    def screen_when(self, condition, what):
+        """The screen once `condition(rows)` holds for it (a repaint the log
+        does not announce); fails if it never does, saying `what` was
+        awaited."""
+        deadline = time.monotonic() + EVENT_LIMIT
+        while True:
+            rows = self.screen()
+            if condition(rows):
+                return rows
+            if not self.runner.is_alive() or time.monotonic() > deadline:
+                self.t.boots.append(self._boot_so_far())
+                self.t.fail(f'the screen never showed {what}:\n' + '\n'.join(rows))
+            time.sleep(0.05)
+
+    def end(self, status=0, summary=True):
+        """Ends the run at its next tick, with the summary, and returns the
+        Boot (checked as T.boot checks it)."""
+        _, out, _ = run(['gdb', '-nx', '-q', '-batch', '-ex', 'set confirm off',
+                         '-ex', f'file {self.kernel}', '-ex', f'target remote 127.0.0.1:{self.port}',
+                         '-ex', 'set var bootopt.ticks = 1', '-ex', 'detach'],
+                        self.tree, timeout=EVENT_LIMIT)
+        self.t.check('Detaching' in out or '[Inferior 1' in out,
+                     f'GDB could not end the run:\n{out}')
+        return self.finished(status, summary)
+
+    def finished(self, status=0, summary=True):
+        """Waits for the run to end by itself (after q, say); returns the
+        Boot, checked as T.boot checks it."""
+        self.runner.join()
+        return self.t.checked(self.result[0], status, summary)
 
 
 def descendants(pid):
@@ -460,42 +675,13 @@ class T:
         kernel's integrity line."""
         return self.checked(boot(procs, ticks, **chosen), status, summary)
 
+    def live(self, procs='alice eve', **chosen):
+        """A headless boot this test steers as it runs (see Live)."""
+        return Live(self, procs, **chosen)
+
     def boot_lecture(self, procs='alice eve', ticks=50, status=0, summary=True, **chosen):
         """Boots the lecture's kernel (LECTURE_IMAGE) as boot() does."""
         return self.checked(boot(procs, ticks, image=LECTURE_IMAGE, **chosen), status, summary)
-
-    def boot_typing(self, procs, keys, ticks=150, gap=0.15, status=0, summary=True, **chosen):
-        """Boots (as boot()) with a second QEMU monitor, and once the
-        machine is up types `keys` into its keyboard (QEMU's sendkey), `gap`
-        seconds apart."""
-        sock_dir = tempfile.mkdtemp(prefix='weensyos-keys-')
-        sock_path = os.path.join(sock_dir, 'monitor.sock')
-
-        def typist():
-            deadline = time.monotonic() + 20
-            while not os.path.exists(sock_path) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.4)             # past the boot: the kernel polls each tick
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(sock_path)
-                for key in keys:
-                    s.sendall(f'sendkey {key}\n'.encode())
-                    time.sleep(gap)
-                s.close()
-            except OSError:
-                pass
-
-        th = threading.Thread(target=typist)
-        th.start()
-        try:
-            extra = chosen.pop('qemuextra', '')
-            return self.boot(procs, ticks, status=status, summary=summary,
-                             qemuextra=f'{extra} -monitor unix:{sock_path},server=on,wait=off'.strip(),
-                             **chosen)
-        finally:
-            th.join()
-            shutil.rmtree(sock_dir, ignore_errors=True)
 
     def checked(self, b, status=0, summary=True):
         """Records boot `b` (its description goes with any failure) and

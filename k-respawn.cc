@@ -1,0 +1,101 @@
+// k-respawn.cc: restarts (RESPAWN) that cannot starve the other processes.
+// A process killed again soon after it started waits before its next
+// life, not runnable: 1 tick, then 2, 4, ... up to half a second, so that
+// one that dies at once in every life costs the others a reload now and
+// then instead of a turn at every switch. A life that lasts a second
+// starts the count over. The kills and restarts of its first
+// RESPAWN_LOGGED lives are logged line by line, the later ones counted, a
+// line a second at most, so that the log stays readable at
+// RESPAWN=1000000.
+#include "kernel.hh"
+
+int respawns_waiting;
+
+// The longest wait, and the life that counts as lasting, in ticks.
+static uint64_t delay_max() {
+    return max(1U, bootopt.hz / 2);
+}
+static uint64_t lasting() {
+    return bootopt.hz;
+}
+
+// Whether this kill of `p` is logged line by line: those of its first
+// RESPAWN_LOGGED lives, and the last one (no restart left). The others are
+// counted, and the count logged when a second has passed since the last.
+bool respawn_log_each(proc* p) {
+    respawn_state& r = p->respawn;
+    if (p->lives <= RESPAWN_LOGGED || p->lives > bootopt.respawn) {
+        r.counted_at = ticks;   // later kills are counted from here
+        return true;
+    }
+    ++r.unlogged;
+    if (ticks - r.counted_at >= bootopt.hz) {
+        log_printf("proc %d: %s killed %lu more times since tick %lu, restarting (life %lu): %s\n",
+                   p->pid, p->name, r.unlogged, r.counted_at, p->lives, p->reason);
+        r.unlogged = 0;
+        r.counted_at = ticks;
+    }
+    return false;
+}
+
+// Starts the next life of killed process `p`. If it cannot be loaded
+// again, it stays broken, with its reason.
+static void respawn(proc* p) {
+    if (process_load(p) && p->lives <= RESPAWN_LOGGED + 1) {
+        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+    }
+}
+
+// At a kill that leaves `p` restarts: the first restart after a life that
+// lasted comes at once; each quick death after it doubles the wait.
+void respawn_after_kill(proc* p) {
+    respawn_state& r = p->respawn;
+    if (ticks - r.life_start >= lasting()) {
+        r.delay = 0;
+    }
+    uint64_t delay = r.delay;
+    r.delay = delay == 0 ? 1 : min(2 * delay, delay_max());
+    if (delay == 0) {
+        respawn(p);
+    } else {
+        r.due = ticks + delay;  // broken, so not runnable, until then
+        ++respawns_waiting;
+    }
+}
+
+// Restarts the killed processes whose wait is over, charging each its
+// reload (schedule() calls this while any waits). Returns one of them, if
+// one could be loaded.
+proc* respawn_due() {
+    proc* started = nullptr;
+    for (int pid = 1; pid != NPROC; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->respawn.due != 0 && p->respawn.due <= ticks) {
+            --respawns_waiting;
+            uint64_t since = cpu_work_begin();
+            respawn(p);
+            p->respawn.due = 0;
+            cpu_work_charge(p, since);
+            started = p->state == P_RUNNABLE ? p : started;
+        }
+    }
+    return started;
+}
+
+// No process is runnable: while killed ones wait for their next life,
+// waits for the timer's ticks (interrupts on) until one restarts, and
+// returns it; null once none waits.
+proc* respawn_idle() {
+    while (respawns_waiting != 0) {
+        asm volatile("sti; hlt; cli" : : : "memory");
+        if (proc* p = respawn_due()) {
+            return p;
+        }
+    }
+    return nullptr;
+}
+
+// `p` starts a life (its first, or a restart).
+void respawn_started(proc* p) {
+    p->respawn.life_start = ticks;
+}
