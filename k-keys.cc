@@ -57,8 +57,7 @@ static const key_command commands[] = {
     {'v', 'v', "view", next_view},
     {'m', 'm', "map", show_map},
     {'i', 'i', "check", check_integrity},
-    {'0', '0', nullptr, program_set},       // unlisted: the row has no room
-    {'1', '0' + LECTURE_SET_KEYS - 1, "attack", program_set},
+    {'0', '0' + LECTURE_SET_KEYS - 1, "lecture", program_set},    // 0 alice eve, N attack N
     {'a', 'a', "alloc", pset_set},
     {'f', 'f', "fork", pset_set},
     {'e', 'e', "forkexit", pset_set},
