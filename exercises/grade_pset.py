@@ -121,6 +121,14 @@ def fork_failure(b, p):
                       f'writes ({reasons})')
     if not p.children():
         return g.fail('fork-missing', 'sys_fork returned -1: p-fork made no child')
+    # Children that die at their first steps while the parent runs on share
+    # its stack: each one's calls overwrite the other's return addresses.
+    early = [pid for pid in p.children() if b.proc(pid)['state'] == 'broken'
+             and int(b.proc(pid)['syscalls']) <= 2]
+    if early and len(early) == len(p.children()) and b.proc(1)['state'] == 'runnable':
+        return g.fail('badfork', f'fork shares writable pages: every child died at its first '
+                      f'steps ({b.proc(early[0])["reason"]}) while the parent ran on, the two '
+                      f'writing one stack')
     if bad := memory_failure(b, p, 'after p-fork'):
         return bad
     if len(p.children()) != 3 or reasons:

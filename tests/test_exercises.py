@@ -328,6 +328,47 @@ return PTE_P | PTE_W | PTE_NX;'''),
     SimpleNamespace(n=1, tag='run-current', outcome='alice-starved', says='call schedule()',
                     what='runs the same process again when its slice is over',
                     body='run(current);       // does not return'),
+    # The problem set's classic mistakes.
+    SimpleNamespace(n=12, region=16, tag='badfork', outcome='badfork', says='shares writable pages',
+                    what='shares writable pages between parent and child at fork ("badfork")',
+                    body='''static uintptr_t fork_writable_page(proc* child, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+    page_share(pa);
+    return pa;
+}
+static bool copy_on_write(proc* p, uintptr_t addr) {
+    return false;
+}'''),
+    SimpleNamespace(n=12, tag='child-rbx', outcome='child-registers', says="parent's registers",
+                    what="gives the child the parent's registers but for %rbx",
+                    body='''proc* child = fork_slot(parent);
+if (!child) {
+    return -1;
+}
+child->pagetable = proc_pagetable_create();
+if (!child->pagetable) {
+    return -1;
+}
+if (address_space_copy(child->pagetable, parent->pagetable, user_memory_start(parent),
+                       user_memory_end(parent), fork_page, child) < 0) {
+    process_memory_free(child);
+    return -1;
+}
+child->regs = parent->regs;
+child->regs.reg_rax = 0;
+child->regs.reg_rbx = 0;
+process_forked(child, parent);
+return child->pid;'''),
+    SimpleNamespace(n=14, tag='exit-keeps-tables', outcome='exit-leaks', says='page-table pages',
+                    what="frees a process's pages at exit but not its page-table pages",
+                    body='user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));'),
+    SimpleNamespace(n=14, tag='exit-frees-console', outcome='bad-free', says='console page',
+                    what='frees every user-accessible page the exiting process maps, the console too',
+                    body='''for (vmiter it(p->pagetable, 0); it.va() < MEMSIZE_VIRTUAL; it.next_page()) {
+    if (it.user()) {
+        kfree(it.pa());
+    }
+}
+proc_pagetable_free(p->pagetable);'''),
 ]
 for m in MISTAKES:
     m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails it as '
@@ -336,7 +377,7 @@ for m in MISTAKES:
 
 @cases(MISTAKES)
 def _(t, m):
-    image = build_kernel(t, f'wrong-{m.tag}', with_regions({m.n: m.body}))
+    image = build_kernel(t, f'wrong-{m.tag}', with_regions({getattr(m, 'region', m.n): m.body}))
     r = grade.grade(image, [m.n])[m.n]
     t.check(not r.passed, f'the mistaken exercise {m.n} passed')
     t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')
