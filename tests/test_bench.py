@@ -3,7 +3,6 @@
 Under `-icount shift=0` the guest's time-stamp counter counts instructions,
 so p-bench's figures are the same on every run and every machine: a limit
 on them fails only when the kernel's path really grew."""
-import re
 
 from weensy import test
 
@@ -17,11 +16,8 @@ YIELD_LIMIT = 120
 def _(t):
     b = t.boot('bench', ticks=100000, timeout=60, qemuextra='-icount shift=0')
     t.proc(b, 1, 'bench', 'exited')
-    figures = {}
-    for line in b.console:
-        m = re.match(r'^bench (\S+) tsc=([\d.]+) net=([\d.]+) pid=1$', line)
-        if m:
-            figures[m.group(1)] = float(m.group(2))
+    figures = {m.group(1): float(m.group(2))
+               for m in b.console_matches(r'^bench (\S+) tsc=([\d.]+) net=([\d.]+) pid=1$')}
     t.check('getpid' in figures and 'yield' in figures,
             'the benchmark printed no sys_getpid or sys_yield figure')
     # A figure this small would mean the counter is not counting

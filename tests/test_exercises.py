@@ -340,24 +340,8 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
 }'''),
     SimpleNamespace(n=12, tag='child-rbx', outcome='child-registers', says="parent's registers",
                     what="gives the child the parent's registers but for %rbx",
-                    body='''proc* child = fork_slot(parent);
-if (!child) {
-    return -1;
-}
-child->pagetable = proc_pagetable_create();
-if (!child->pagetable) {
-    return -1;
-}
-if (address_space_copy(child->pagetable, parent->pagetable, user_memory_start(parent),
-                       user_memory_end(parent), fork_page, child) < 0) {
-    process_memory_free(child);
-    return -1;
-}
-child->regs = parent->regs;
-child->regs.reg_rax = 0;
-child->regs.reg_rbx = 0;
-process_forked(child, parent);
-return child->pid;'''),
+                    edit=('    child->regs.reg_rax = 0;\n',
+                          '    child->regs.reg_rax = 0;\n    child->regs.reg_rbx = 0;\n')),
     SimpleNamespace(n=14, tag='exit-keeps-tables', outcome='exit-leaks', says='page-table pages',
                     what="frees a process's pages at exit but not its page-table pages",
                     body='user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));'),
@@ -377,7 +361,13 @@ for m in MISTAKES:
 
 @cases(MISTAKES)
 def _(t, m):
-    image = build_kernel(t, f'wrong-{m.tag}', with_regions({getattr(m, 'region', m.n): m.body}))
+    if hasattr(m, 'edit'):      # one line changed in the solution
+        full = weensy.read('kernel.cc')
+        t.check(full.count(m.edit[0]) == 1, f'kernel.cc has no single {m.edit[0]!r} to change')
+        text = full.replace(*m.edit)
+    else:
+        text = with_regions({getattr(m, 'region', m.n): m.body})
+    image = build_kernel(t, f'wrong-{m.tag}', text)
     r = grade.grade(image, [m.n])[m.n]
     t.check(not r.passed, f'the mistaken exercise {m.n} passed')
     t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')

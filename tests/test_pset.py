@@ -134,11 +134,8 @@ def _(t):
 def _(t):
     b = t.boot('pagealloc-bad', ticks=20)
     t.proc(b, 1, 'pagealloc-bad', 'exited')
-    got = {}
-    for row in b.console:
-        m = re.match(r'^pagealloc: (.+) 0x([0-9a-f]+) = (-?\d+)$', row)
-        if m:
-            got[m.group(1)] = int(m.group(3))
+    got = {m.group(1): int(m.group(3))
+           for m in b.console_matches(r'^pagealloc: (.+) 0x([0-9a-f]+) = (-?\d+)$')}
     bad = ['unaligned', 'zero', 'below', 'kernel', 'console', 'top', 'above', 'noncanonical',
            'negative']
     t.check(all(got.get(k) == -1 for k in bad), f'answers: {got}')

@@ -304,6 +304,10 @@ class Boot(Summary):
                     pages[base + i * PAGESIZE] = c
         return pages
 
+    def console_matches(self, pattern):
+        """The matches of `pattern` against each console row that it matches."""
+        return [m for m in (re.match(pattern, row) for row in self.console) if m]
+
     def console_numbers(self, who, collapse_repeats=True):
         """The N of every "Hi, I'm <who>! #N" line on the final screen. The
         kernel reads the screen when the run ends, possibly while a process
