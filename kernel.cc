@@ -247,8 +247,9 @@ static void process_free(proc* p, procstate_t state) {
 // (k-respawn.cc). Killing and restarting it is work the kernel does for
 // it, charged to its CPU time like its system calls.
 void process_kill(proc* p, const char* reason) {
-    process_free(p, P_BROKEN);
+    process_end(p, P_BROKEN);
     uint64_t since = cpu_work_begin();
+    process_memory_free(p);     // giving its pages back is work for it too
     // Keep the reason printable before printing it: it may quote a
     // process's message, whose newlines would forge log lines.
     size_t i = 0;
