@@ -3,12 +3,15 @@
 
 Loads every tests/test_*.py, runs their tests in parallel (at most one QEMU
 per core), prints one line per test, and ends with `N passed, N failed`.
-Exit status 0 exactly when nothing failed.
+Exit status 0 exactly when nothing failed. With --proof it loads the slow
+proofs, tests/proof_*.py, instead (`make proof`): `make check` stays the
+fast gate.
 
     python3 tests/run.py [WORD...]          only the tests whose sentence or
                                             file name contains a WORD (any case)
     python3 tests/run.py --list [WORD...]   lists those tests and their files
                                             instead of running them
+    python3 tests/run.py --proof [WORD...]  the slow proofs (tests/proof_*.py)
     python3 tests/run.py --load N [WORD...] runs them beside N QEMUs spinning
                                             `alice eve-spin` (make check LOAD=N),
                                             ended with the suite
@@ -28,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weensy  # noqa: E402
 
 
-def load_tests():
+def load_tests(pattern='test_*.py'):
     here = os.path.dirname(os.path.abspath(__file__))
-    for path in sorted(glob.glob(os.path.join(here, 'test_*.py'))):
+    for path in sorted(glob.glob(os.path.join(here, pattern))):
         name = os.path.splitext(os.path.basename(path))[0]
         weensy.loading = os.path.basename(path)
         spec = importlib.util.spec_from_file_location(name, path)
@@ -114,8 +117,9 @@ def main():
             return 2
         load = int(args[at + 1])
         del args[at:at + 2]
-    words = [a for a in args if a != '--list']
-    tests = selected(load_tests(), words)
+    proof = '--proof' in args
+    words = [a for a in args if a not in ('--list', '--proof')]
+    tests = selected(load_tests('proof_*.py' if proof else 'test_*.py'), words)
     if not tests:
         print('no tests match ' + ' '.join(words))
         print('0 passed, 0 failed')
