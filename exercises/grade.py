@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import EXERCISES, by_number, describe_numbers, parse_numbers  # noqa: E402
+from catalog import EXERCISES, by_number, describe_numbers, parse_numbers, student_file  # noqa: E402
 # define, slot, slot_start: also for the graders that import this module.
 from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402,F401
                      Options, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary, clean_env,
@@ -560,9 +560,6 @@ def build():
     return None if r.returncode == 0 else r.stdout
 
 
-# The files that are the student's (batch.py and the autograder take only
-# these from a submission): a build failure is quoted from these first.
-STUDENT_FILES = re.compile(r'^(kernel\.cc|kernel\.hh|k-[\w-]+\.(cc|hh|S)|p-eve-steal\.cc)$')
 DIAGNOSTIC = re.compile(r'^(\S+?):\d+:(\d+:)? (fatal error|error|warning|note):')
 
 
@@ -581,7 +578,7 @@ def first_errors(output, most=5):
             block.append(line)
     if not blocks:
         return output.strip().splitlines()[-15:]
-    blocks.sort(key=lambda b: not STUDENT_FILES.match(os.path.normpath(b[0])))
+    blocks.sort(key=lambda b: not student_file(os.path.normpath(b[0])))
     return [line for _, b in blocks[:most] for line in b[:4]]
 
 
@@ -656,6 +653,7 @@ def results_json(numbers, results, seconds, note='', seed=None):
 
 
 def write_results(path, numbers, results, seconds, note='', seed=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + '.tmp', 'w') as f:
         json.dump(results_json(numbers, results, seconds, note, seed), f, indent=2)
         f.write('\n')
@@ -676,6 +674,9 @@ def parse_args(args):
     p.add_argument('--verbatim', action='store_true',
                    help="boot the handout's attacks as they are (no variants)")
     p.add_argument('--seed', type=int, metavar='N', help="replay the variants of seed N")
+    p.add_argument('--summary', nargs='+', metavar='RESULTS',
+                   help='print a Markdown table of these results.json files (a CI job\'s '
+                   'summary), and grade nothing')
     a = p.parse_args(args)
     listed = ','.join(a.numbers) if a.numbers else a.exercises
     try:
@@ -685,12 +686,37 @@ def parse_args(args):
     return a
 
 
+def summary_table(paths):
+    """A Markdown table of the exercises in results.json files `paths` (one
+    per Classroom test): points and the grader's sentence; a file that is
+    missing is an exercise not graded."""
+    rows, score, total = [], 0, 0
+    for path in paths:
+        try:
+            with open(path) as f:
+                tests = json.load(f)['tests']
+        except (OSError, ValueError, KeyError):
+            rows.append(f'| {os.path.basename(path)} | | not graded (the step did not run) |')
+            continue
+        for t in tests:
+            score, total = score + t['score'], total + t['max_score']
+            said = ' '.join(t['output'].split()).replace('|', '\\|')
+            verdict = 'ok' if t['status'] == 'passed' else 'FAIL'
+            rows.append(f'| {t["name"]} | {t["score"]:g}/{t["max_score"]:g} | '
+                        + (verdict if said == 'ok' else f'{verdict}: {said}') + ' |')
+    return '\n'.join([f'### WeensyOS: {score:g}/{total:g}', '', '| exercise | points | |',
+                      '|---|---|---|'] + rows)
+
+
 def main(argv):
     args = argv[1:]
     if args[:1] == ['--batch']:
         import batch
         return batch.main(args[1:])
     a = parse_args(args)
+    if a.summary:
+        print(summary_table(a.summary))
+        return 0
     handout_set = handed_out()
     numbers = a.numbers or handout_set
     image = os.path.join(a.image, 'weensyos.img') if a.image else 'weensyos.img'
