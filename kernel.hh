@@ -67,6 +67,7 @@ struct respawn_state {
     uint64_t delay;                 // its wait if it dies soon again, in ticks
     uint64_t unlogged;              // kills since the log last counted them
     uint64_t counted_at;            // the tick the log last counted them
+    bool retrying;                  // its last restart found no memory: tried again later
 };
 
 // Aligned to 16 bytes so that the end of `regs` is too: in 64-bit mode the
@@ -244,7 +245,7 @@ uint64_t quirk_int_vector(const regstate* regs);
 
 // ---- k-loader.cc ----
 // Loads program `name` into process p's own memory, on pages from
-// process_page_alloc. Returns 0 or a negative error, having printed why.
+// process_page_alloc. Returns 0, or -1 with why in p->reason (and logged).
 int program_load(proc* p, const char* name);
 void program_list(char* buf, size_t size);
 bool kernel_image_read(uint64_t offset, void* dst, size_t size);
@@ -265,6 +266,7 @@ void respawn_after_kill(proc* p);       // restarts p now, or once its wait is o
 proc* respawn_due();                    // restarts those whose wait is over
 proc* respawn_idle();                   // idles until one restarts; null if none waits
 void respawn_started(proc* p);          // a new life began (process_load)
+bool respawn_pending(const proc* p);    // killed, its slot kept for its next life
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads

@@ -5,9 +5,11 @@ everything back; running out of memory is an answer (-1), never a crash;
 the fork bomb takes no more than its family's share. After every run the
 kernel's own audit says memory=ok (t.boot checks the integrity line)."""
 import re
+from typing import NamedTuple
 
 import weensy
-from weensy import (MEMSIZE_PHYSICAL, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, define, test)
+from weensy import (MEMSIZE_PHYSICAL, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, cases, define,
+                    test)
 
 MEMSIZE_VIRTUAL = define('lib.hh', 'MEMSIZE_VIRTUAL')
 PROC_START_ADDR = weensy.PROC_START_ADDR
@@ -205,3 +207,50 @@ def _(t):
     fork4, fork64 = forkbench(t, 4), forkbench(t, 64)
     t.check(fork4 <= 35000, f'fork with 4 writable pages takes {fork4} instructions')
     t.check(fork64 <= 2 * fork4, f'fork with 64 writable pages takes {fork64}, with 4 {fork4}')
+
+
+# ---- Restarts and fork never share a slot ----
+
+class Restarts(NamedTuple):
+    sentence: str
+    procs: str
+    hog: bool           # a grandchild takes every page before a restart
+
+
+@cases([
+    Restarts("RESPAWN=20 with two boot processes that die in every life and a family that "
+             "forks on: no child takes a waiting slot, both keep restarting, nothing leaks, "
+             "and Alice keeps her turns", 'alice restartfork:1 crasher', False),
+    Restarts("RESPAWN=20, a boot process's grandchild takes every page before its restart: the "
+             "restart waits, broken with the reason, and succeeds once the pages are back",
+             'alice restartfork:2', True),
+    Restarts("RESPAWN=20, a boot process's grandchildren exit before its restart: it restarts "
+             "as itself (parent 0), again and again, and Alice keeps her turns",
+             'alice restartfork:1', False),
+])
+def _(t, case):
+    b = t.boot(case.procs, ticks=400, respawn=20, qemuextra=STEADY_CLOCK)
+    t.no_panic(b)
+    t.check(b.memory['leaked'] == 0, f'memory: {b.memory}')
+    for pid, name in enumerate(case.procs.split()[1:], 2):
+        name = name.split(':')[0]
+        p = t.proc(b, pid, name)
+        t.check(p.parent == 0, f'slot {pid} holds a forked process: {p}')
+        restarts = re.findall(rf'^proc {pid}: {name} restarted \(life (\d+)\)$', b.log, re.M)
+        t.check(len(restarts) >= 8, f'proc {pid} restarted only {len(restarts)} times')
+    forked = [p for p in b.procs.values() if p.parent != 0]
+    t.check(forked and all(p.pid > len(case.procs.split()) for p in forked),
+            f'forked processes: {forked}')
+    if case.hog:
+        waited = re.search(r"^proc 2: restartfork could not restart: cannot load 'restartfork': "
+                           r"out of [a-z -]+; trying again every \d+ ticks$", b.log, re.M)
+        t.check(waited, 'no restart waited for memory')
+        later = b.log[waited.end():]
+        t.check(re.search(r'^proc 2: restartfork restarted', later, re.M),
+                'the restart never succeeded once the memory was back')
+    # Families take turns: each of the spinners' slices is followed by one
+    # of Alice's turns (a system call each).
+    alice = t.proc(b, 1, 'alice', 'runnable')
+    spun = sum(p.ticks for p in forked)
+    t.check(alice.syscalls >= 0.8 * spun, f'Alice made {alice.syscalls} system calls while '
+            f'her rivals\' family spun for {spun} ticks')
