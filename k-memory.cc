@@ -18,6 +18,23 @@ uintptr_t direct_map_base;
 static uint16_t users[NPAGES];          // page tables naming it (0: free)
 static uint8_t owner[NPAGES];           // the pid it was allocated for
 static size_t lowest_free = 1;          // no page below this one is free
+static unsigned free_pages;             // pages with no user
+
+// The reserve (commit accounting). Copy-on-write promises copies that it
+// has not made: each user of a shared page but the last may write it and
+// need a page of its own. Fork sets a free page aside for every such copy
+// when it shares the page, or fails (address_space_copy), so that the copy
+// a write needs is always there and nobody is killed for lack of memory.
+// No page is claimed from the reserve but those copies: cow_page names the
+// shared page about to be copied (copy_due), and the next page claimed is
+// the reserve's; freeing the shared page's user gives the reserve back.
+// The invariant, which the audit checks:
+//   reserved == the sum, over every page some table maps PTE_COW, of its
+//               users - 1 (`cow` marks them: shared copy-on-write once)
+//   reserved <= free_pages
+static unsigned reserved;
+static bool cow[NPAGES];
+static uintptr_t copy_due;
 
 // What a page that is not the allocator's holds, or null if it is.
 static const char* page_role(uintptr_t pa) {
@@ -40,7 +57,16 @@ bool page_is_memory(uintptr_t pa) {
     return pa % PAGESIZE == 0 && !page_role(pa);
 }
 
+// Whether a page may be claimed: one beyond the reserve is free, or the
+// copy the reserve holds a page for is due.
+static bool claimable() {
+    return free_pages > reserved || copy_due;
+}
+
 uintptr_t kalloc(int for_pid) {
+    if (!claimable()) {
+        return 0;
+    }
     // First fit, from the bottom: the lecture's kernels keep the process
     // slots (from PROC_START_ADDR) for their processes, so their page
     // tables come from low memory.
@@ -63,11 +89,13 @@ static void page_zero(uintptr_t pa) {
 }
 
 bool page_claim(uintptr_t pa, int for_pid) {
-    if (!page_is_memory(pa) || users[pa / PAGESIZE] != 0) {
-        return false;
+    if (!page_is_memory(pa) || users[pa / PAGESIZE] != 0 || !claimable()) {
+        return false;                   // in use, or every free page is promised
     }
     users[pa / PAGESIZE] = 1;
     owner[pa / PAGESIZE] = for_pid;
+    --free_pages;
+    copy_due = 0;                       // that copy's page, if one was due
     return true;                        // free pages are kept zeroed (kfree)
 }
 
@@ -95,10 +123,38 @@ void kfree(uintptr_t pa) {
     }
     // A page is zeroed when it becomes free, not when it is given out:
     // fork's copies, which overwrite every byte, need no zeroing first.
-    if (--users[pa / PAGESIZE] == 0) {
+    size_t i = pa / PAGESIZE;
+    copy_due = copy_due == pa ? 0 : copy_due;
+    if (--users[i] == 0) {
         page_zero(pa);
-        lowest_free = min(lowest_free, pa / PAGESIZE);
+        lowest_free = min(lowest_free, i);
+        ++free_pages;
+        cow[i] = false;
+    } else if (cow[i]) {
+        --reserved;                     // one copy fewer may be needed
     }
+}
+
+// Promises a free page for the copy that the new sharer of copy-on-write
+// page `pa` (already counted among its users) may need; false if none is
+// left to promise.
+static bool page_reserve_copy(uintptr_t pa) {
+    // users[] counts the new sharer already: it needs one copy more, and a
+    // page shared copy-on-write for the first time one for each other user.
+    size_t i = pa / PAGESIZE;
+    unsigned need = cow[i] ? 1 : users[i] - 1;
+    if (free_pages - reserved < need) {
+        return false;
+    }
+    cow[i] = true;
+    reserved += need;
+    return true;
+}
+
+// Takes back a share that fork could not promise a copy for.
+static void page_unshare(uintptr_t pa) {
+    assert(page_is_memory(pa) && users[pa / PAGESIZE] > 1);
+    --users[pa / PAGESIZE];
 }
 
 void page_share(uintptr_t pa) {
@@ -220,6 +276,7 @@ void kernel_pagetable_init() {
             users[pa / PAGESIZE] = 1;
         } else if (page_is_memory(pa)) {
             page_zero(pa);
+            ++free_pages;
         }
     }
     kernel_pagetable = pagetable_alloc();
@@ -353,6 +410,9 @@ uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va) {
         }
         return false;
     });
+    if (pa && page_users(pa) > 1) {
+        copy_due = pa;          // its copy, claimed next, is the reserve's
+    }
     return pa;
 }
 
@@ -378,6 +438,13 @@ int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintpt
         }
         uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_COW);
         uintptr_t pa = page_for(ctx, va, pte & PTE_PAMASK, perm);
+        if (pa != 0 && pa == (pte & PTE_PAMASK) && (perm & PTE_COW) && !page_reserve_copy(pa)) {
+            // Shared copy-on-write, but no free page is left to promise
+            // for its copy: no share, and fork fails.
+            page_unshare(pa);
+            result = -1;
+            return false;
+        }
         if (pa != 0 && (pte & PTE_W) && !(perm & PTE_W)) {
             // Shared now (copy-on-write): read-only for the parent too.
             pte = (pte & ~PTE_W) | (perm & PTE_COW);
@@ -549,6 +616,8 @@ static uintptr_t foreign_user_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t
 static uint8_t mappings[NPAGES];        // user entries naming the page
 static uint8_t mapper[NPAGES];          // the pid of the last one
 static bool table_page[NPAGES];         // a page of some page table
+static uint8_t cow_mapper[NPAGES];      // a pid mapping it PTE_COW, or 0
+static uint8_t writable_mapper[NPAGES]; // a pid mapping it writable, or 0
 
 // The distinct tables: processes that share the kernel's (before exercise
 // 8) are counted once, through it.
@@ -590,6 +659,12 @@ static void count_mappings(x86_64_pagetable* pt, int pid) {
                 who = va >= proc_slot_start(q) && va < proc_slot_end(q) ? q : who;
             }
             mapper[pa / PAGESIZE] = who;
+            if (pte & PTE_COW) {
+                cow_mapper[pa / PAGESIZE] = who;
+            }
+            if (pte & PTE_W) {
+                writable_mapper[pa / PAGESIZE] = who;
+            }
         }
         return true;
     });
@@ -601,6 +676,8 @@ static memory_stats audit(char* bad, size_t size) {
     memset(mappings, 0, sizeof(mappings));
     memset(mapper, 0, sizeof(mapper));
     memset(table_page, 0, sizeof(table_page));
+    memset(cow_mapper, 0, sizeof(cow_mapper));
+    memset(writable_mapper, 0, sizeof(writable_mapper));
     bad[0] = '\0';
     mark_tables(kernel_pagetable, 3, bad, size, 0);
     count_mappings(kernel_pagetable, 0);
@@ -611,6 +688,8 @@ static memory_stats audit(char* bad, size_t size) {
         }
     }
     memory_stats m = {};
+    m.reserved = reserved;
+    unsigned promised = 0;              // copies the copy-on-write pages may need
     uintptr_t leak = 0;
     for (uintptr_t pa = PAGESIZE; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
         size_t i = pa / PAGESIZE;
@@ -637,7 +716,17 @@ static memory_stats audit(char* bad, size_t size) {
                      want, mapper[i]);
         } else if (table_page[i] && mappings[i] && !bad[0]) {
             snprintf(bad, size, "page-table page 0x%lx mapped by pid %d", pa, mapper[i]);
+        } else if (cow_mapper[i] && writable_mapper[i] && users[i] > 1 && !bad[0]) {
+            snprintf(bad, size, "copy-on-write page 0x%lx is writable in pid %d", pa,
+                     writable_mapper[i]);
         }
+        if (cow_mapper[i] && users[i] != 0) {
+            promised += users[i] - 1;
+        }
+    }
+    if (!bad[0] && (promised != reserved || reserved > m.free)) {
+        snprintf(bad, size, "reserve of %u pages, but copy-on-write pages need %u and %u are free",
+                 reserved, promised, m.free);
     }
     // Page-table pages are the kernel's (owner 0); the rest are a pid's.
     if (leak && !bad[0] && owner[leak / PAGESIZE] == 0) {

@@ -340,9 +340,10 @@ void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
 void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
 // Pages: free, used, shared (more than one user), leaked (used, in no
-// table); and the audit: "ok", or the first discrepancy, by page and pid.
+// table), reserved (free, but promised to copy-on-write copies); and the
+// audit: "ok", or the first discrepancy, by page and pid.
 struct memory_stats {
-    unsigned free, used, shared, leaked;
+    unsigned free, used, shared, leaked, reserved;
 };
 memory_stats memory_count();
 // For the map: each physical page's user, a pid (1..15), or one of these.

@@ -90,6 +90,35 @@ def _(t):
             and b.memory['free'] < 5, f'memory {b.memory}, procs {b.procs}, kills {b.killed()}')
 
 
+@test("Memory that fork promised is there: fork, then a hog takes every page, then parent and "
+      "child write every writable page they have: each write gets its copy, nobody is killed")
+def _(t):
+    b = forktest(t, 6)
+    t.no_panic(b)
+    t.check(not b.killed(), f'kills: {b.killed()}')
+    wrote = {m.group(1): int(m.group(3)) for m in
+             b.console_matches(r'^forktest: (parent|child) (\d+) wrote (\d+) pages with memory full$')}
+    t.check(set(wrote) == {'parent', 'child'} and min(wrote.values()) > 50,
+            'parent and child did not both write their pages:\n' + '\n'.join(b.console))
+    t.check(t.proc(b, 3, 'forktest', 'runnable').pages > 200 and b.memory['free'] == 0
+            and b.memory['reserved'] == 0 and b.memory['leaked'] == 0, f'memory: {b.memory}')
+
+
+@test("A fork whose copy-on-write copies cannot all be promised (250 writable pages, ~120 free) "
+      "says -1 and changes nothing: 10 more pages come, every page holds its contents and takes "
+      "a write, no child, nothing reserved")
+def _(t):
+    b = forktest(t, 7)
+    m = b.console_matches(r'^forktest: fork with (\d+) heap pages said (-?\d+), then (\d+) more, '
+                          r'(\d+) written$')
+    t.check(m and m[0].group(1) == '250' and m[0].group(2) == '-1' and m[0].group(3) == '10',
+            '\n'.join(b.console))
+    t.check(not b.killed() and len(b.procs) == 1 and 'forked from' not in b.log,
+            f'procs {b.procs}, kills {b.killed()}')
+    t.check(b.memory['reserved'] == 0 and b.memory['leaked'] == 0 and b.memory['free'] > 50,
+            f'memory: {b.memory}')
+
+
 @test("A child whose parent was killed forks a grandchild of its own; the dead parent's memory "
       "is back, the child's and grandchild's counted")
 def _(t):
