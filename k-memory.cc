@@ -724,15 +724,15 @@ static memory_stats audit(char* bad, size_t size) {
             promised += users[i] - 1;
         }
     }
-    if (!bad[0] && (promised != reserved || reserved > m.free)) {
-        snprintf(bad, size, "reserve of %u pages, but copy-on-write pages need %u and %u are free",
-                 reserved, promised, m.free);
-    }
     // Page-table pages are the kernel's (owner 0); the rest are a pid's.
     if (leak && !bad[0] && owner[leak / PAGESIZE] == 0) {
         snprintf(bad, size, "page-table page 0x%lx leaked", leak);
     } else if (leak && !bad[0]) {
         snprintf(bad, size, "page 0x%lx of pid %d leaked", leak, owner[leak / PAGESIZE]);
+    }
+    if (!bad[0] && (promised != reserved || reserved > m.free)) {
+        snprintf(bad, size, "reserve of %u pages, but copy-on-write pages need %u and %u are free",
+                 reserved, promised, m.free);
     }
     return m;
 }
@@ -759,6 +759,17 @@ void memory_map_owners(int* page_owner) {
         } else {
             o = mapper[i];
         }
+    }
+}
+
+void memory_audit_at(const char* event, const proc* p) {
+    if (!bootopt.audit) {
+        return;
+    }
+    char bad[100];
+    audit(bad, sizeof(bad));
+    if (bad[0]) {
+        panic("AUDIT at the %s of proc %d: %s", event, p->pid, bad);
     }
 }
 

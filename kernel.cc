@@ -268,6 +268,7 @@ void process_kill(proc* p, const char* reason) {
         respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
     }
     cpu_work_charge(p, since);
+    memory_audit_at("kill", p);         // AUDIT=1
 }
 
 // Replaces every process with the programs in `procs`, as if the machine
@@ -441,6 +442,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     process_memory_free(p);
     // End of exercise 14
     p->pagetable = nullptr;     // its slot is free for the next fork
+    memory_audit_at("exit", p);         // AUDIT=1
     schedule();                 // does not return
 }
 
@@ -512,6 +514,7 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     ++children;
     slots_end = max(slots_end, child + 1);
     log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
+    memory_audit_at("fork", child);     // AUDIT=1
 }
 
 __attribute__((noinline)) static uint64_t syscall_fork(proc* parent) {

@@ -118,6 +118,7 @@ struct boot_options {
     uint64_t ticks = 300;           // headless: power off after this many
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
+    bool audit = false;             // AUDIT=1: the memory audit at every fork, exit, kill
     char view[16] = "";             // the screen's first view (k-screen.cc)
     // PTSWITCH is not here: read_boot_options() sets `ptswitch` below.
 };
@@ -352,6 +353,9 @@ memory_stats memory_count();
 #define PAGE_LEAKED         (-3)    // used, named by no table
 #define PAGE_TABLE_OF       100     // + pid (0: the kernel's): a page-table page
 void memory_map_owners(int* page_owner);
+// AUDIT=1: audits memory at an event (fork, exit, kill) of process p, and
+// panics at the first disagreement, naming the page and the pid.
+void memory_audit_at(const char* event, const proc* p);
 void integrity_record();
 #define INTEGRITY_REPORT_SIZE 240       // "text=... pagetables=... memory=..."
 void integrity_report(char* buf, size_t size);
