@@ -283,3 +283,22 @@ def _(t, case):
     spun = sum(p.ticks for p in forked)
     t.check(alice.syscalls >= 0.8 * spun, f'Alice made {alice.syscalls} system calls while '
             f'her rivals\' family spun for {spun} ticks')
+
+
+# ---- The problem set's fuzzer ----
+
+@test("The problem set's fuzzer (psfuzz), three families of it under AUDIT=1: over 100,000 "
+      "random calls with random registers, fork, exit, page_alloc and copy-on-write writes "
+      "among them, every answer and register right, nobody killed, memory=ok and leaked=0")
+def _(t):
+    calls = 34000
+    b = t.boot(' '.join([f'psfuzz:{calls}'] * 3), ticks=10 ** 9, timeout=120, audit=1)
+    t.no_panic(b)
+    t.check(not b.killed(), f'kills: {b.killed()[:3]}')
+    done = {int(m.group(1)) for m in b.console_matches(rf'^psfuzz: done: pid (\d), {calls} calls$')}
+    t.check(done == {1, 2, 3}, 'not every boot process finished its calls:\n' + '\n'.join(b.console))
+    forks = len(re.findall(r'^proc \d+: forked from proc \d+$', b.log, re.M))
+    exits = len(re.findall(r'^proc \d+ exited$', b.log, re.M))
+    t.check(forks >= 100 and exits >= forks, f'{forks} forks, {exits} exits')
+    t.check('no runnable processes' in b.log and b.memory['leaked'] == 0
+            and b.memory['reserved'] == 0, f'memory: {b.memory}')
