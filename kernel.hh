@@ -306,6 +306,13 @@ uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
 bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
 void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 32 bytes a turn
 bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
+int page_allocated_for(uintptr_t pa);    // the pid a used page was kalloc'd for
+// Free pages promised to copy-on-write copies (commit accounting: fork
+// reserves one for every copy a first write may need; k-memory.cc).
+unsigned pages_reserved();
+// What a page that is not the allocator's holds ("kernel", "console",
+// ...), or null if it is the allocator's.
+const char* page_role(uintptr_t pa);
 
 x86_64_pagetable* pagetable_alloc();
 void pagetable_free(x86_64_pagetable* pt);
@@ -314,6 +321,11 @@ void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void
 x86_64_pagetable* proc_pagetable_create();
 void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
+// Calls visit(va, pte, arg) for every present last-level entry of `pt`
+// whose page lies in [lo, hi), looking only at the tables that exist;
+// stops when visit returns false.
+void pagetable_entries(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi,
+                       bool (*visit)(uintptr_t va, x86_64_pageentry_t& pte, void* arg), void* arg);
 // Unmaps every user page `pt` maps in [lo, hi), one user fewer each.
 void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
 // How many user pages `pt` maps in [lo, hi).
@@ -340,6 +352,7 @@ void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
 void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
+// ---- k-audit.cc: the integrity check and the memory audit ----
 // Pages: free, used, shared (more than one user), leaked (used, in no
 // table), reserved (free, but promised to copy-on-write copies); and the
 // audit: "ok", or the first discrepancy, by page and pid.
