@@ -218,7 +218,7 @@ def boot(image, procs, ticks, respawn=0, vary=False):
         v = None
     settings = dict(PROCS=procs, TICKS=ticks, HZ=100, RESPAWN=respawn, D=0, LOG='file',
                     TIMEOUT=BOOT_TIMEOUT, QEMUEXTRA=STEADY_CLOCK, IMAGE=image, VIEW='console',
-                    PTSWITCH=0)
+                    PTSWITCH=0, AUDIT=0)
     r = subprocess.run([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
                        env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, errors='replace', timeout=BOOT_TIMEOUT + 30)
