@@ -97,6 +97,10 @@ void cpu_work_charge(proc* p, uint64_t since) {
 // Every yield that finds another process runs this: it is kept short.
 void cpu_switch(proc* p) {
     assert(p->state == P_RUNNABLE);     // a process that is not never gets the CPU
+    if (!p->pagetable) {
+        // %cr3 = 0 would reset the machine (a triple fault) at the next access.
+        panic("cpu_switch: proc %d (%s) is runnable but has no page table", p->pid, p->name);
+    }
     uint64_t now = rdtsc();
     charge_cpu(now);
     clock_update(now);

@@ -527,12 +527,14 @@ void read_boot_options(boot_options& opt) {
     uint64_t headless = 0, switch_tables = 0;
     number_option("headless", headless, 0, 1);
     number_option("ptswitch", switch_tables, 0, 1);
+    number_option("audit", opt.audit, 0, 1);
     opt.headless = headless;
     ptswitch = switch_tables;   // k-exception.S's entries and exits read it
     fw_cfg_option("view", opt.view, sizeof(opt.view));
-    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s\n", opt.procs, opt.hz,
+    log_printf("WeensyOS: PROCS=\"%s\" HZ=%u%s%s%s\n", opt.procs, opt.hz,
                opt.headless ? " headless" : "",
-               ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "");
+               ptswitch ? " PTSWITCH (kernel_pagetable on every entry)" : "",
+               opt.audit ? " AUDIT (the memory audit at every fork, exit and kill)" : "");
 }
 
 

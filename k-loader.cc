@@ -262,6 +262,7 @@ int program_load(proc* p, const char* name) {
         program_list(known, sizeof(known));
         log_printf("loader: no program '%s' in this disk image; programs: %s\n", name, known);
         console_printf(CS_RED "no program '%s' in this disk image\n", name);
+        snprintf(p->reason, sizeof(p->reason), "no program '%s' in this disk image", name);
         return -1;
     }
     elf_header eh;
@@ -290,6 +291,7 @@ int program_load(proc* p, const char* name) {
     if (why) {
         log_printf("loader: cannot load program '%s' as pid %d: %s\n", name, p->pid, why);
         console_printf(CS_RED "cannot load '%s' as pid %d: %s\n", name, p->pid, why);
+        snprintf(p->reason, sizeof(p->reason), "cannot load '%s': %s", name, why);
         return -1;
     }
     p->regs.reg_rip = entry;

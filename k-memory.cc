@@ -2,7 +2,7 @@
 // machine belongs to the page allocator (kalloc, kfree), which counts each
 // page's users; page-table pages come from it too. The kernel reaches any
 // page through a kernel-only direct map, since a process's table maps its
-// pages at its own addresses. The integrity report audits it all.
+// pages at its own addresses. k-audit.cc checks it all at the end of a run.
 #include "kernel.hh"
 #include "k-vmiter.hh"
 
@@ -18,9 +18,25 @@ uintptr_t direct_map_base;
 static uint16_t users[NPAGES];          // page tables naming it (0: free)
 static uint8_t owner[NPAGES];           // the pid it was allocated for
 static size_t lowest_free = 1;          // no page below this one is free
+static unsigned free_pages;             // pages with no user
 
-// What a page that is not the allocator's holds, or null if it is.
-static const char* page_role(uintptr_t pa) {
+// The reserve (commit accounting). Copy-on-write promises copies that it
+// has not made: each user of a shared page but the last may write it and
+// need a page of its own. Fork sets a free page aside for every such copy
+// when it shares the page, or fails (address_space_copy), so that the copy
+// a write needs is always there and nobody is killed for lack of memory.
+// No page is claimed from the reserve but those copies: cow_page names the
+// shared page about to be copied (copy_due), and the next page claimed is
+// the reserve's; freeing the shared page's user gives the reserve back.
+// The invariant, which the audit checks:
+//   reserved == the sum, over every page some table maps PTE_COW, of its
+//               users - 1 (`cow` marks them: shared copy-on-write once)
+//   reserved <= free_pages
+static unsigned reserved;
+static bool cow[NPAGES];
+static uintptr_t copy_due;
+
+const char* page_role(uintptr_t pa) {
     uintptr_t kernel_end_pa = reinterpret_cast<uintptr_t>(kernel_end);
     if (pa == 0) {
         return "null";
@@ -36,11 +52,24 @@ static const char* page_role(uintptr_t pa) {
     return nullptr;
 }
 
+unsigned pages_reserved() {
+    return reserved;
+}
+
 bool page_is_memory(uintptr_t pa) {
     return pa % PAGESIZE == 0 && !page_role(pa);
 }
 
+// Whether a page may be claimed: one beyond the reserve is free, or the
+// copy the reserve holds a page for is due.
+static bool claimable() {
+    return free_pages > reserved || copy_due;
+}
+
 uintptr_t kalloc(int for_pid) {
+    if (!claimable()) {
+        return 0;
+    }
     // First fit, from the bottom: the lecture's kernels keep the process
     // slots (from PROC_START_ADDR) for their processes, so their page
     // tables come from low memory.
@@ -63,11 +92,13 @@ static void page_zero(uintptr_t pa) {
 }
 
 bool page_claim(uintptr_t pa, int for_pid) {
-    if (!page_is_memory(pa) || users[pa / PAGESIZE] != 0) {
-        return false;
+    if (!page_is_memory(pa) || users[pa / PAGESIZE] != 0 || !claimable()) {
+        return false;                   // in use, or every free page is promised
     }
     users[pa / PAGESIZE] = 1;
     owner[pa / PAGESIZE] = for_pid;
+    --free_pages;
+    copy_due = 0;                       // that copy's page, if one was due
     return true;                        // free pages are kept zeroed (kfree)
 }
 
@@ -95,10 +126,38 @@ void kfree(uintptr_t pa) {
     }
     // A page is zeroed when it becomes free, not when it is given out:
     // fork's copies, which overwrite every byte, need no zeroing first.
-    if (--users[pa / PAGESIZE] == 0) {
+    size_t i = pa / PAGESIZE;
+    copy_due = copy_due == pa ? 0 : copy_due;
+    if (--users[i] == 0) {
         page_zero(pa);
-        lowest_free = min(lowest_free, pa / PAGESIZE);
+        lowest_free = min(lowest_free, i);
+        ++free_pages;
+        cow[i] = false;
+    } else if (cow[i]) {
+        --reserved;                     // one copy fewer may be needed
     }
+}
+
+// Promises a free page for the copy that the new sharer of copy-on-write
+// page `pa` (already counted among its users) may need; false if none is
+// left to promise.
+static bool page_reserve_copy(uintptr_t pa) {
+    // users[] counts the new sharer already: it needs one copy more, and a
+    // page shared copy-on-write for the first time one for each other user.
+    size_t i = pa / PAGESIZE;
+    unsigned need = cow[i] ? 1 : users[i] - 1;
+    if (free_pages - reserved < need) {
+        return false;
+    }
+    cow[i] = true;
+    reserved += need;
+    return true;
+}
+
+// Takes back a share that fork could not promise a copy for.
+static void page_unshare(uintptr_t pa) {
+    assert(page_is_memory(pa) && users[pa / PAGESIZE] > 1);
+    --users[pa / PAGESIZE];
 }
 
 void page_share(uintptr_t pa) {
@@ -111,7 +170,11 @@ unsigned page_users(uintptr_t pa) {
 }
 
 bool page_owned_by(uintptr_t pa, int pid) {
-    return page_is_memory(pa) && users[pa / PAGESIZE] != 0 && owner[pa / PAGESIZE] == pid;
+    return page_users(pa) != 0 && owner[pa / PAGESIZE] == pid;
+}
+
+int page_allocated_for(uintptr_t pa) {
+    return page_users(pa) != 0 ? owner[pa / PAGESIZE] : 0;
 }
 
 void page_copy(uintptr_t dst, uintptr_t src) {
@@ -179,6 +242,13 @@ static void for_each_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi, F vi
     walk_pages(pt, 3, 0, lo, hi, visit);
 }
 
+void pagetable_entries(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi,
+                       bool (*visit)(uintptr_t va, x86_64_pageentry_t& pte, void* arg), void* arg) {
+    for_each_page(pt, lo, hi, [&](uintptr_t va, x86_64_pageentry_t& pte) {
+        return visit(va, pte, arg);
+    });
+}
+
 
 // ---- The kernel's page table ----
 // Below PROC_START_ADDR, every page one to one, with the permissions
@@ -220,6 +290,7 @@ void kernel_pagetable_init() {
             users[pa / PAGESIZE] = 1;
         } else if (page_is_memory(pa)) {
             page_zero(pa);
+            ++free_pages;
         }
     }
     kernel_pagetable = pagetable_alloc();
@@ -353,6 +424,9 @@ uintptr_t cow_page(x86_64_pagetable* pt, uintptr_t va) {
         }
         return false;
     });
+    if (pa && page_users(pa) > 1) {
+        copy_due = pa;          // its copy, claimed next, is the reserve's
+    }
     return pa;
 }
 
@@ -378,6 +452,13 @@ int address_space_copy(x86_64_pagetable* child, x86_64_pagetable* parent, uintpt
         }
         uint64_t perm = pte & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_COW);
         uintptr_t pa = page_for(ctx, va, pte & PTE_PAMASK, perm);
+        if (pa != 0 && pa == (pte & PTE_PAMASK) && (perm & PTE_COW) && !page_reserve_copy(pa)) {
+            // Shared copy-on-write, but no free page is left to promise
+            // for its copy: no share, and fork fails.
+            page_unshare(pa);
+            result = -1;
+            return false;
+        }
         if (pa != 0 && (pte & PTE_W) && !(perm & PTE_W)) {
             // Shared now (copy-on-write): read-only for the parent too.
             pte = (pte & ~PTE_W) | (perm & PTE_COW);
@@ -497,201 +578,5 @@ void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {
         d += chunk;
         va += chunk;
         n -= chunk;
-    }
-}
-
-
-// ---- Integrity ----
-// At boot the kernel fingerprints its own code and constants; at the end of
-// a headless run it checks that they are unchanged, that no page table
-// grants a process anything beyond its own memory and the console, and
-// that the page counts add up (the memory audit).
-
-static uint64_t text_checksum_at_boot;
-
-static uint64_t text_checksum() {
-    // FNV-1a over kernel text and read-only data.
-    uint64_t h = 0xCBF29CE484222325UL;
-    for (const char* p = kernel_text_start; p != kernel_rodata_end; ++p) {
-        h = (h ^ (uint8_t) *p) * 0x100000001B3UL;
-    }
-    return h;
-}
-
-void integrity_record() {
-    text_checksum_at_boot = text_checksum();
-}
-
-// Returns the first user-accessible page `pt` maps outside [lo, hi) and
-// the console, or 0 if none.
-static uintptr_t foreign_user_page(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
-    uintptr_t found = 0;
-    for_each_page(pt, 0, MEMSIZE_VIRTUAL, [&](uintptr_t va, x86_64_pageentry_t& pte) {
-        if ((pte & PTE_U) && va != CONSOLE_ADDR && (va < lo || va >= hi)) {
-            found = va;
-        }
-        return found == 0;
-    });
-    const uintptr_t kernel_only[] = {lapic_page(), ioapic_page(), console_view, KERNEL_DIRECT_MAP};
-    for (uintptr_t va : kernel_only) {
-        if (!found && vmiter(pt, va).user()) {
-            found = va;
-        }
-    }
-    return found;
-}
-
-// ---- The memory audit ----
-// Every page the allocator gave out must be named by exactly as many page
-// table entries as it has users (a page-table page: by its table tree,
-// once), and a free page by none. A used page that no table names leaked.
-
-static uint8_t mappings[NPAGES];        // user entries naming the page
-static uint8_t mapper[NPAGES];          // the pid of the last one
-static bool table_page[NPAGES];         // a page of some page table
-
-// The distinct tables: processes that share the kernel's (before exercise
-// 8) are counted once, through it.
-static bool table_seen_before(int pid) {
-    x86_64_pagetable* pt = ptable[pid].pagetable;
-    for (int q = 1; q != pid; ++q) {
-        if (ptable[q].pagetable == pt) {
-            return true;
-        }
-    }
-    return pt == kernel_pagetable;
-}
-
-static void mark_tables(x86_64_pagetable* pt, int level, char* bad, size_t size, int pid) {
-    uintptr_t pa = reinterpret_cast<uintptr_t>(pt);
-    if (pa < MEMSIZE_PHYSICAL && table_page[pa / PAGESIZE] && !bad[0]) {
-        snprintf(bad, size, "page-table page 0x%lx in two tables (pid %d)", pa, pid);
-    }
-    if (pa < MEMSIZE_PHYSICAL) {
-        table_page[pa / PAGESIZE] = true;
-        mapper[pa / PAGESIZE] = pid;
-    }
-    for (int i = 0; level > 0 && i != (1 << PAGEINDEXBITS); ++i) {
-        x86_64_pagetable* next = next_table(pt, i);
-        if (next && (pid == 0 || !(level == 2 && pagetable_kva(pt)->entry[i] == high_gigabyte(kernel_pagetable)))) {
-            mark_tables(next, level - 1, bad, size, pid);
-        }
-    }
-}
-
-static void count_mappings(x86_64_pagetable* pt, int pid) {
-    for_each_page(pt, PROC_START_ADDR, MEMSIZE_VIRTUAL, [&](uintptr_t va, x86_64_pageentry_t& pte) {
-        uintptr_t pa = pte & PTE_PAMASK;
-        if ((pte & PTE_U) && pa < MEMSIZE_PHYSICAL) {
-            mappings[pa / PAGESIZE] += mappings[pa / PAGESIZE] != 255;
-            // The shared kernel table: its user pages are the slots' owners'.
-            int who = pid;
-            for (int q = 1; pid == 0 && q <= SLOT_PROCS; ++q) {
-                who = va >= proc_slot_start(q) && va < proc_slot_end(q) ? q : who;
-            }
-            mapper[pa / PAGESIZE] = who;
-        }
-        return true;
-    });
-}
-
-// Counts the pages and audits them; `bad` gets the first discrepancy ("" if
-// none).
-static memory_stats audit(char* bad, size_t size) {
-    memset(mappings, 0, sizeof(mappings));
-    memset(mapper, 0, sizeof(mapper));
-    memset(table_page, 0, sizeof(table_page));
-    bad[0] = '\0';
-    mark_tables(kernel_pagetable, 3, bad, size, 0);
-    count_mappings(kernel_pagetable, 0);
-    for (int pid = 1; pid != NPROC; ++pid) {
-        if (ptable[pid].pagetable && !table_seen_before(pid)) {
-            mark_tables(ptable[pid].pagetable, 3, bad, size, pid);
-            count_mappings(ptable[pid].pagetable, pid);
-        }
-    }
-    memory_stats m = {};
-    uintptr_t leak = 0;
-    for (uintptr_t pa = PAGESIZE; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
-        size_t i = pa / PAGESIZE;
-        if (!page_is_memory(pa)) {
-            if (mappings[i] && !bad[0] && pa != CONSOLE_ADDR) {
-                snprintf(bad, size, "%s page 0x%lx mapped by pid %d", page_role(pa), pa, mapper[i]);
-            }
-            continue;
-        }
-        unsigned want = table_page[i] ? 1 : mappings[i];
-        if (users[i] == 0) {
-            ++m.free;
-        } else {
-            ++m.used;
-            m.shared += users[i] > 1;
-        }
-        if (users[i] == 0 && want != 0 && !bad[0]) {
-            snprintf(bad, size, "free page 0x%lx mapped by pid %d", pa, mapper[i]);
-        } else if (users[i] != 0 && want == 0) {
-            ++m.leaked;
-            leak = leak ? leak : pa;
-        } else if (users[i] != want && !bad[0]) {
-            snprintf(bad, size, "page 0x%lx has %u users but %u mappings (pid %d)", pa, users[i],
-                     want, mapper[i]);
-        } else if (table_page[i] && mappings[i] && !bad[0]) {
-            snprintf(bad, size, "page-table page 0x%lx mapped by pid %d", pa, mapper[i]);
-        }
-    }
-    // Page-table pages are the kernel's (owner 0); the rest are a pid's.
-    if (leak && !bad[0] && owner[leak / PAGESIZE] == 0) {
-        snprintf(bad, size, "page-table page 0x%lx leaked", leak);
-    } else if (leak && !bad[0]) {
-        snprintf(bad, size, "page 0x%lx of pid %d leaked", leak, owner[leak / PAGESIZE]);
-    }
-    return m;
-}
-
-memory_stats memory_count() {
-    char bad[100];
-    return audit(bad, sizeof(bad));
-}
-
-void memory_map_owners(int* page_owner) {
-    char bad[100];
-    audit(bad, sizeof(bad));
-    for (uintptr_t pa = 0; pa != MEMSIZE_PHYSICAL; pa += PAGESIZE) {
-        size_t i = pa / PAGESIZE;
-        int& o = page_owner[i];
-        if (!page_is_memory(pa) || users[i] == 0) {
-            o = PAGE_FREE_OR_OTHER;
-        } else if (table_page[i]) {
-            o = PAGE_TABLE_OF + mapper[i];
-        } else if (mappings[i] == 0) {
-            o = PAGE_LEAKED;
-        } else if (users[i] > 1) {
-            o = PAGE_SHARED;
-        } else {
-            o = mapper[i];
-        }
-    }
-}
-
-void integrity_report(char* buf, size_t size) {
-    const char* text = text_checksum() == text_checksum_at_boot ? "ok" : "CHANGED";
-    char pt[80] = "ok";
-    if (uintptr_t va = foreign_user_page(kernel_pagetable, 0, 0)) {
-        snprintf(pt, sizeof(pt), "BAD(kernel table: user page 0x%lx)", va);
-    }
-    for (int pid = 1; pid != NPROC; ++pid) {
-        proc& p = ptable[pid];
-        if (p.pagetable && strcmp(pt, "ok") == 0) {
-            if (uintptr_t va = foreign_user_page(p.pagetable, user_memory_start(&p), user_memory_end(&p))) {
-                snprintf(pt, sizeof(pt), "BAD(proc %d: user page 0x%lx)", pid, va);
-            }
-        }
-    }
-    char bad[100];
-    audit(bad, sizeof(bad));
-    if (bad[0]) {
-        snprintf(buf, size, "text=%s pagetables=%s memory=BAD(%s)", text, pt, bad);
-    } else {
-        snprintf(buf, size, "text=%s pagetables=%s memory=ok", text, pt);
     }
 }

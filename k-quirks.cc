@@ -18,7 +18,7 @@
 //
 // Every place outside this file that answers one of them (file:line,
 // checked by tests/test_source.py, so this list cannot go stale):
-//   kernel.cc:302       `entered_from_process` decides who faulted (1)
+//   kernel.cc:305       `entered_from_process` decides who faulted (1)
 //   k-exception.S:255   `FL_VM`: the entry's own test, for the stack (1)
 //   k-hardware.cc:23    `X86SEG_DB`: data segments as sysretq's %ss (1)
 //   k-hardware.cc:83    `user_selector` drops an escapee's real-mode selectors (1)

@@ -38,12 +38,31 @@ bool respawn_log_each(proc* p) {
     return false;
 }
 
-// Starts the next life of killed process `p`. If it cannot be loaded
-// again, it stays broken, with its reason.
+// Starts the next life of killed boot process `p`, in its own slot (fork
+// never takes a slot that waits: respawn_pending). A restart that cannot
+// load leaves it broken, with the reason: it loaded before, so only
+// memory that others hold can stop it, and it tries again after the
+// longest wait, its slot still its own.
 static void respawn(proc* p) {
-    if (process_load(p) && p->lives <= RESPAWN_LOGGED + 1) {
-        log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+    respawn_state& r = p->respawn;
+    if (p->parent != 0 || p->pagetable || p->state == P_RUNNABLE) {
+        panic("respawn: slot %d holds %s (%s, parent %d), not a killed boot process", p->pid,
+              p->name, proc_state_name(p->state), p->parent);
     }
+    if (process_load(p)) {
+        if (p->lives <= RESPAWN_LOGGED + 1 || r.retrying) {
+            log_printf("proc %d: %s restarted (life %lu)\n", p->pid, p->name, p->lives - 1);
+        }
+        r.retrying = false;
+        return;
+    }
+    if (!r.retrying) {
+        log_printf("proc %d: %s could not restart: %s; trying again every %lu ticks\n", p->pid,
+                   p->name, p->reason, delay_max());
+    }
+    r.retrying = true;
+    r.due = ticks + delay_max();
+    ++respawns_waiting;
 }
 
 // At a kill that leaves `p` restarts: the first restart after a life that
@@ -72,9 +91,9 @@ proc* respawn_due() {
         proc* p = &ptable[pid];
         if (p->respawn.due != 0 && p->respawn.due <= ticks) {
             --respawns_waiting;
-            uint64_t since = cpu_work_begin();
-            respawn(p);
             p->respawn.due = 0;
+            uint64_t since = cpu_work_begin();
+            respawn(p);         // may wait again, if it cannot load
             cpu_work_charge(p, since);
             started = p->state == P_RUNNABLE ? p : started;
         }
@@ -98,4 +117,8 @@ proc* respawn_idle() {
 // `p` starts a life (its first, or a restart).
 void respawn_started(proc* p) {
     p->respawn.life_start = ticks;
+}
+
+bool respawn_pending(const proc* p) {
+    return p->respawn.due != 0;
 }

@@ -31,8 +31,8 @@ static void print_summary() {
         log_printf("\n");
     }
     memory_stats m = memory_count();
-    log_printf("memory free=%u used=%u shared=%u leaked=%u\n", m.free, m.used, m.shared,
-               m.leaked);
+    log_printf("memory free=%u used=%u shared=%u leaked=%u reserved=%u\n", m.free, m.used,
+               m.shared, m.leaked, m.reserved);
     char integrity[INTEGRITY_REPORT_SIZE];
     integrity_report(integrity, sizeof(integrity));
     log_printf("kernel %s\n", integrity);

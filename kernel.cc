@@ -158,9 +158,11 @@ static x86_64_pagetable* process_pagetable(proc* p) {
 // the PROCS argument, %rsi = how many times it was restarted. Returns false
 // if it could not be loaded.
 bool process_load(proc* p) {
+    p->state = P_BROKEN;        // until it is loaded: never runnable without a page table
     p->pagetable = process_pagetable(p);
     if (!p->pagetable) {
         log_printf("proc %d: out of page-table pages\n", p->pid);
+        snprintf(p->reason, sizeof(p->reason), "cannot load '%s': out of page-table pages", p->name);
         return false;
     }
     memset(&p->regs, 0, sizeof(p->regs));
@@ -266,6 +268,7 @@ void process_kill(proc* p, const char* reason) {
         respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
     }
     cpu_work_charge(p, since);
+    memory_audit_at("kill", p);         // AUDIT=1
 }
 
 // Replaces every process with the programs in `procs`, as if the machine
@@ -439,6 +442,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     process_memory_free(p);
     // End of exercise 14
     p->pagetable = nullptr;     // its slot is free for the next fork
+    memory_audit_at("exit", p);         // AUDIT=1
     schedule();                 // does not return
 }
 
@@ -501,6 +505,7 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     child->lives = 1;
     child->cpu_time = child->syscalls = 0;
     child->reason[0] = '\0';
+    child->respawn = {};        // a forked child is never restarted
     // The parent is on the CPU: its segment registers are the processor's
     // (this saves them into child->segs and, `in` being the same, loads
     // nothing).
@@ -509,6 +514,7 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     ++children;
     slots_end = max(slots_end, child + 1);
     log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
+    memory_audit_at("fork", child);     // AUDIT=1
 }
 
 __attribute__((noinline)) static uint64_t syscall_fork(proc* parent) {
@@ -619,15 +625,16 @@ static proc* next_to_run() {
 }
 // End of exercise 15
 
-// A free slot for a child of `parent`, or null. (Unused before exercise
-// 12, whose starting code forks nothing.)
+// A free slot for a child of `parent`, or null: one that no process holds
+// and no killed boot process waits in for its restart (k-respawn.cc).
+// (Unused before exercise 12, whose starting code forks nothing.)
 [[maybe_unused]] static proc* fork_slot(const proc* parent) {
     if (family_full(parent)) {
         return nullptr;
     }
     for (int pid = 1; pid <= process_slots; ++pid) {
         proc* p = &ptable[pid];
-        if (p->state != P_RUNNABLE && !p->pagetable) {
+        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {
             p->pid = pid;
             return p;
         }

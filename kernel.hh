@@ -67,6 +67,7 @@ struct respawn_state {
     uint64_t delay;                 // its wait if it dies soon again, in ticks
     uint64_t unlogged;              // kills since the log last counted them
     uint64_t counted_at;            // the tick the log last counted them
+    bool retrying;                  // its last restart found no memory: tried again later
 };
 
 // Aligned to 16 bytes so that the end of `regs` is too: in 64-bit mode the
@@ -117,6 +118,7 @@ struct boot_options {
     uint64_t ticks = 300;           // headless: power off after this many
     bool headless = false;
     unsigned respawn = 0;           // restarts allowed per killed process
+    bool audit = false;             // AUDIT=1: the memory audit at every fork, exit, kill
     char view[16] = "";             // the screen's first view (k-screen.cc)
     // PTSWITCH is not here: read_boot_options() sets `ptswitch` below.
 };
@@ -244,7 +246,7 @@ uint64_t quirk_int_vector(const regstate* regs);
 
 // ---- k-loader.cc ----
 // Loads program `name` into process p's own memory, on pages from
-// process_page_alloc. Returns 0 or a negative error, having printed why.
+// process_page_alloc. Returns 0, or -1 with why in p->reason (and logged).
 int program_load(proc* p, const char* name);
 void program_list(char* buf, size_t size);
 bool kernel_image_read(uint64_t offset, void* dst, size_t size);
@@ -265,6 +267,7 @@ void respawn_after_kill(proc* p);       // restarts p now, or once its wait is o
 proc* respawn_due();                    // restarts those whose wait is over
 proc* respawn_idle();                   // idles until one restarts; null if none waits
 void respawn_started(proc* p);          // a new life began (process_load)
+bool respawn_pending(const proc* p);    // killed, its slot kept for its next life
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
 void screen_init();                     // before the first process loads
@@ -303,6 +306,13 @@ uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
 bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
 void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 32 bytes a turn
 bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
+int page_allocated_for(uintptr_t pa);    // the pid a used page was kalloc'd for
+// Free pages promised to copy-on-write copies (commit accounting: fork
+// reserves one for every copy a first write may need; k-memory.cc).
+unsigned pages_reserved();
+// What a page that is not the allocator's holds ("kernel", "console",
+// ...), or null if it is the allocator's.
+const char* page_role(uintptr_t pa);
 
 x86_64_pagetable* pagetable_alloc();
 void pagetable_free(x86_64_pagetable* pt);
@@ -311,6 +321,11 @@ void pagetable_pages(x86_64_pagetable* pt, void (*visit)(x86_64_pagetable*, void
 x86_64_pagetable* proc_pagetable_create();
 void proc_pagetable_free(x86_64_pagetable* pt);
 void kernel_pagetable_init();
+// Calls visit(va, pte, arg) for every present last-level entry of `pt`
+// whose page lies in [lo, hi), looking only at the tables that exist;
+// stops when visit returns false.
+void pagetable_entries(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi,
+                       bool (*visit)(uintptr_t va, x86_64_pageentry_t& pte, void* arg), void* arg);
 // Unmaps every user page `pt` maps in [lo, hi), one user fewer each.
 void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi);
 // How many user pages `pt` maps in [lo, hi).
@@ -337,10 +352,12 @@ void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
 void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
+// ---- k-audit.cc: the integrity check and the memory audit ----
 // Pages: free, used, shared (more than one user), leaked (used, in no
-// table); and the audit: "ok", or the first discrepancy, by page and pid.
+// table), reserved (free, but promised to copy-on-write copies); and the
+// audit: "ok", or the first discrepancy, by page and pid.
 struct memory_stats {
-    unsigned free, used, shared, leaked;
+    unsigned free, used, shared, leaked, reserved;
 };
 memory_stats memory_count();
 // For the map: each physical page's user, a pid (1..15), or one of these.
@@ -349,6 +366,9 @@ memory_stats memory_count();
 #define PAGE_LEAKED         (-3)    // used, named by no table
 #define PAGE_TABLE_OF       100     // + pid (0: the kernel's): a page-table page
 void memory_map_owners(int* page_owner);
+// AUDIT=1: audits memory at an event (fork, exit, kill) of process p, and
+// panics at the first disagreement, naming the page and the pid.
+void memory_audit_at(const char* event, const proc* p);
 void integrity_record();
 #define INTEGRITY_REPORT_SIZE 240       // "text=... pagetables=... memory=..."
 void integrity_report(char* buf, size_t size);

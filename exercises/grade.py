@@ -261,7 +261,7 @@ def boot_once(image, procs, ticks, respawn, vary, until):
     settings = dict(PROCS=procs, TICKS=ticks, HZ=100, RESPAWN=respawn, D=0, LOG='file',
                     TIMEOUT=BOOT_TIMEOUT + (ticks // 20 if until else 0),
                     QEMUEXTRA=STEADY_CLOCK + (f' -gdb unix:{gdb},server=on,wait=off' if gdb else ''),
-                    IMAGE=image, VIEW='console', PTSWITCH=0)
+                    IMAGE=image, VIEW='console', PTSWITCH=0, AUDIT=0)
     q = subprocess.Popen([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
                          env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, errors='replace')

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""soak.py: `make soak`: the system call fuzzer (p-fuzz.cc) for a long run,
-and fork and exit (tests/programs/p-forktest.cc) for 100,000 cycles.
+"""soak.py: `make soak`: the system call fuzzers for a long run, and fork and
+exit (tests/programs/p-forktest.cc) for 100,000 cycles.
 
 Boots one headless QEMU per core, each with two fuzzers taking turns (on
 the lecture's kernel, whose slots the fuzzer knows), until
 together they have made SOAK_CALLS system calls (default 10,000,000), and
 checks each boot: no panic, every fuzzer finished with no mismatch, the
 kernel counted at least as many calls, and the integrity line is clean.
-Then one boot of SOAK_FORKS fork/exit cycles (default 100,000), one child
+Then the problem set's fuzzer (tests/programs/p-psfuzz.cc: fork, exit,
+page_alloc and copy-on-write among its calls) on the finished kernel with
+AUDIT=1, three families a boot, one boot per core, for SOAK_CALLS calls of
+the boot processes (their children's come on top): no kill, no panic, every
+boot process done, memory=ok and leaked=0.
+Then one boot of SOAK_FORKS fork/exit cycles (default 100,000, AUDIT=1), one child
 at a time, which must end with leaked=0, memory=ok and exactly the free
 pages a run that forks nothing ends with. Prints calls per second, then
 `N passed, N failed`; exit status 0 exactly when nothing failed.
@@ -60,11 +65,78 @@ def soak_boot(index, calls_each):
     return problems, counted, b.seconds, procs
 
 
+PSFUZZ_FAMILIES = 3
+
+
+def psfuzz_boot(index, calls_each):
+    """Boots PSFUZZ_FAMILIES problem-set fuzzers of `calls_each` calls each,
+    under AUDIT=1; returns (problems, calls the boot processes made,
+    seconds, PROCS)."""
+    n = calls_each + index      # (a seed of its own, as above)
+    procs = ' '.join([f'psfuzz:{n}'] * PSFUZZ_FAMILIES)
+    b = weensy.boot(procs, ticks=10 ** 9, timeout=60 + n * PSFUZZ_FAMILIES // 20000, audit=1)
+    done = {l for l in b.console if l.startswith('psfuzz: done: ')}
+    problems = []
+    if b.status != 0:
+        problems.append(f'exit status {b.status}' + (' (kernel panic)' if b.status == 1 else ''))
+    if b.integrity != weensy.INTEGRITY_OK or not b.memory or b.memory['leaked'] != 0:
+        problems.append(f'integrity line {b.integrity!r}, memory {b.memory}')
+    if b.killed():
+        problems.append(f'{len(b.killed())} kills, the first: {b.killed()[0]}')
+    if len(done) != PSFUZZ_FAMILIES:
+        problems.append(f'{len(done)} of {PSFUZZ_FAMILIES} boot processes finished')
+    if problems:
+        problems.append(b.describe(tail=15))
+    return problems, n * len(done), b.seconds, procs
+
+
+def soak_boots(label, boot_fn, total, per_boot):
+    """Runs one boot_fn(index, calls_each) per core, `per_boot` processes
+    each, for `total` calls in all; prints a line per boot and the rate.
+    Returns (passed, failed)."""
+    boots = weensy.CORES
+    calls_each = -(-total // (boots * per_boot))
+    print(f'{label}: {total:,} system calls: {boots} boots of {per_boot} processes, '
+          f'{calls_each:,} calls each', flush=True)
+    start = time.monotonic()
+    passed = failed = calls = 0
+    done = threading.Event()
+
+    def ticker():
+        """The boots say nothing until they end: a line every 10 s says
+        the soak is alive."""
+        while not done.wait(10):
+            print(f'{label}: {time.monotonic() - start:.0f} s, {boots - passed - failed} of '
+                  f'{boots} boots still running', flush=True)
+    threading.Thread(target=ticker, daemon=True).start()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=boots) as pool:
+        futures = [pool.submit(boot_fn, i, calls_each) for i in range(boots)]
+        for fut in concurrent.futures.as_completed(futures):
+            problems, counted, seconds, procs = fut.result()
+            calls += counted
+            rate = counted / seconds if seconds else 0
+            if problems:
+                failed += 1
+                print(f'FAIL  PROCS="{procs}": ' + '\n'.join(problems), flush=True)
+            else:
+                passed += 1
+                print(f'ok    PROCS="{procs}": {counted:,} calls in {seconds:.1f}s '
+                      f'({rate:,.0f} calls/s), 0 mismatches', flush=True)
+    done.set()
+    elapsed = time.monotonic() - start
+    print(f'{label}: {calls:,} system calls in {elapsed:.1f}s: {calls / elapsed:,.0f} calls/s '
+          f'over {boots} QEMUs')
+    if calls < total:
+        failed += 1
+        print(f'FAIL  only {calls:,} of {total:,} calls were made')
+    return passed, failed
+
+
 def fork_soak(cycles):
     """Boots `cycles` fork/exit cycles and a run with none; returns a list
     of problems (empty if none) and a line of figures."""
     empty = weensy.boot('forktest:0', ticks=10 ** 9, timeout=60)
-    b = weensy.boot(f'forktest:{cycles}', ticks=10 ** 9, timeout=60 + cycles // 500)
+    b = weensy.boot(f'forktest:{cycles}', ticks=10 ** 9, timeout=60 + cycles // 200, audit=1)
     problems = []
     if b.status != 0 or not b.memory or not empty.memory:
         problems.append(f'exit status {b.status}, {empty.status}: ' + b.describe(tail=15))
@@ -81,41 +153,9 @@ def fork_soak(cycles):
 
 def main():
     total = int(os.environ.get('SOAK_CALLS', 10_000_000))
-    boots = weensy.CORES
-    calls_each = -(-total // (boots * FUZZERS_PER_BOOT))
-    print(f'soak: {total:,} system calls: {boots} boots of {FUZZERS_PER_BOOT} fuzzers, '
-          f'{calls_each:,} calls each', flush=True)
-    start = time.monotonic()
-    passed = failed = calls = 0
-    done = threading.Event()
-
-    def ticker():
-        """The boots say nothing until they end: a line every 10 s says
-        the soak is alive."""
-        while not done.wait(10):
-            print(f'soak: {time.monotonic() - start:.0f} s, {boots - passed - failed} of '
-                  f'{boots} boots still running', flush=True)
-    threading.Thread(target=ticker, daemon=True).start()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=boots) as pool:
-        futures = [pool.submit(soak_boot, i, calls_each) for i in range(boots)]
-        for fut in concurrent.futures.as_completed(futures):
-            problems, counted, seconds, procs = fut.result()
-            calls += counted
-            rate = counted / seconds if seconds else 0
-            if problems:
-                failed += 1
-                print(f'FAIL  PROCS="{procs}": ' + '\n'.join(problems), flush=True)
-            else:
-                passed += 1
-                print(f'ok    PROCS="{procs}": {counted:,} calls in {seconds:.1f}s '
-                      f'({rate:,.0f} calls/s), 0 mismatches', flush=True)
-    done.set()
-    elapsed = time.monotonic() - start
-    print(f'soak: {calls:,} system calls in {elapsed:.1f}s: {calls / elapsed:,.0f} calls/s '
-          f'over {boots} QEMUs')
-    if calls < total:
-        failed += 1
-        print(f'FAIL  only {calls:,} of {total:,} calls were made')
+    passed, failed = soak_boots('soak', soak_boot, total, FUZZERS_PER_BOOT)
+    more = soak_boots('psfuzz soak', psfuzz_boot, total, PSFUZZ_FAMILIES)
+    passed, failed = passed + more[0], failed + more[1]
     problems, figures = fork_soak(int(os.environ.get('SOAK_FORKS', 100_000)))
     if problems:
         failed += 1

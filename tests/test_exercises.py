@@ -374,6 +374,26 @@ def _(t, m):
     t.check(m.says in r.why, f'the sentence does not say {m.says!r}: {r.why}')
 
 
+@test("AUDIT=1 catches a corruption where it happens: a copy-on-write copy that keeps the "
+      "shared page's user panics at the next fork, naming the page and the pid, where "
+      "AUDIT=0 runs on to memory=BAD at the end")
+def _(t):
+    full = weensy.read('kernel.cc')
+    keep = '        page_copy(mine, pa);\n        kfree(pa);\n'
+    t.check(full.count(keep) == 1, f'kernel.cc has no single {keep!r} to change')
+    image = build_kernel(t, 'wrong-cow-keeps-user',
+                         full.replace(keep, '        page_copy(mine, pa);\n'))
+    quiet = t.boot('fork', ticks=60, image=image, summary=False)
+    t.check(quiet.integrity and 'memory=BAD(page 0x' in quiet.integrity,
+            f'AUDIT=0: integrity line {quiet.integrity!r}')
+    b = t.boot('fork', ticks=60, image=image, audit=1, status=1, summary=False)
+    panic = [l for l in b.lines if l.startswith('PANIC: ')]
+    t.check(panic and re.match(r'PANIC: AUDIT at the (fork|exit|kill) of proc \d+: page 0x[0-9a-f]+ '
+                               r'(has 2 users but 1 mappings \(pid \d+\)|of pid \d+ leaked)',
+                               panic[0]),
+            f'the panic: {panic}')
+
+
 # Kernels that know the handout's attacks: one refuses only the pages of
 # their exact addresses, the other protects only processes with their
 # names. Each passes exercise 4 against the verbatim attacks, and fails it

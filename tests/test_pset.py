@@ -5,9 +5,11 @@ everything back; running out of memory is an answer (-1), never a crash;
 the fork bomb takes no more than its family's share. After every run the
 kernel's own audit says memory=ok (t.boot checks the integrity line)."""
 import re
+from typing import NamedTuple
 
 import weensy
-from weensy import (MEMSIZE_PHYSICAL, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, define, test)
+from weensy import (MEMSIZE_PHYSICAL, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, cases, define,
+                    test)
 
 MEMSIZE_VIRTUAL = define('lib.hh', 'MEMSIZE_VIRTUAL')
 PROC_START_ADDR = weensy.PROC_START_ADDR
@@ -86,6 +88,35 @@ def _(t):
     t.check(m and int(m[0].group(1)) > 300 and m[0].group(2) == '5', '\n'.join(b.console))
     t.check(not b.killed() and len(b.procs) == 1 and b.memory['leaked'] == 0
             and b.memory['free'] < 5, f'memory {b.memory}, procs {b.procs}, kills {b.killed()}')
+
+
+@test("Memory that fork promised is there: fork, then a hog takes every page, then parent and "
+      "child write every writable page they have: each write gets its copy, nobody is killed")
+def _(t):
+    b = forktest(t, 6)
+    t.no_panic(b)
+    t.check(not b.killed(), f'kills: {b.killed()}')
+    wrote = {m.group(1): int(m.group(3)) for m in
+             b.console_matches(r'^forktest: (parent|child) (\d+) wrote (\d+) pages with memory full$')}
+    t.check(set(wrote) == {'parent', 'child'} and min(wrote.values()) > 50,
+            'parent and child did not both write their pages:\n' + '\n'.join(b.console))
+    t.check(t.proc(b, 3, 'forktest', 'runnable').pages > 200 and b.memory['free'] == 0
+            and b.memory['reserved'] == 0 and b.memory['leaked'] == 0, f'memory: {b.memory}')
+
+
+@test("A fork whose copy-on-write copies cannot all be promised (250 writable pages, ~120 free) "
+      "says -1 and changes nothing: 10 more pages come, every page holds its contents and takes "
+      "a write, no child, nothing reserved")
+def _(t):
+    b = forktest(t, 7)
+    m = b.console_matches(r'^forktest: fork with (\d+) heap pages said (-?\d+), then (\d+) more, '
+                          r'(\d+) written$')
+    t.check(m and m[0].group(1) == '250' and m[0].group(2) == '-1' and m[0].group(3) == '10',
+            '\n'.join(b.console))
+    t.check(not b.killed() and len(b.procs) == 1 and 'forked from' not in b.log,
+            f'procs {b.procs}, kills {b.killed()}')
+    t.check(b.memory['reserved'] == 0 and b.memory['leaked'] == 0 and b.memory['free'] > 50,
+            f'memory: {b.memory}')
 
 
 @test("A child whose parent was killed forks a grandchild of its own; the dead parent's memory "
@@ -205,3 +236,69 @@ def _(t):
     fork4, fork64 = forkbench(t, 4), forkbench(t, 64)
     t.check(fork4 <= 35000, f'fork with 4 writable pages takes {fork4} instructions')
     t.check(fork64 <= 2 * fork4, f'fork with 64 writable pages takes {fork64}, with 4 {fork4}')
+
+
+# ---- Restarts and fork never share a slot ----
+
+class Restarts(NamedTuple):
+    sentence: str
+    procs: str
+    hog: bool           # a grandchild takes every page before a restart
+
+
+@cases([
+    Restarts("RESPAWN=20 with two boot processes that die in every life and a family that "
+             "forks on: no child takes a waiting slot, both keep restarting, nothing leaks, "
+             "and Alice keeps her turns", 'alice restartfork:1 crasher', False),
+    Restarts("RESPAWN=20, a boot process's grandchild takes every page before its restart: the "
+             "restart waits, broken with the reason, and succeeds once the pages are back",
+             'alice restartfork:2', True),
+    Restarts("RESPAWN=20, a boot process's grandchildren exit before its restart: it restarts "
+             "as itself (parent 0), again and again, and Alice keeps her turns",
+             'alice restartfork:1', False),
+])
+def _(t, case):
+    b = t.boot(case.procs, ticks=400, respawn=20, qemuextra=STEADY_CLOCK)
+    t.no_panic(b)
+    t.check(b.memory['leaked'] == 0, f'memory: {b.memory}')
+    for pid, name in enumerate(case.procs.split()[1:], 2):
+        name = name.split(':')[0]
+        p = t.proc(b, pid, name)
+        t.check(p.parent == 0, f'slot {pid} holds a forked process: {p}')
+        restarts = re.findall(rf'^proc {pid}: {name} restarted \(life (\d+)\)$', b.log, re.M)
+        t.check(len(restarts) >= 8, f'proc {pid} restarted only {len(restarts)} times')
+    forked = [p for p in b.procs.values() if p.parent != 0]
+    t.check(forked and all(p.pid > len(case.procs.split()) for p in forked),
+            f'forked processes: {forked}')
+    if case.hog:
+        waited = re.search(r"^proc 2: restartfork could not restart: cannot load 'restartfork': "
+                           r"out of [a-z -]+; trying again every \d+ ticks$", b.log, re.M)
+        t.check(waited, 'no restart waited for memory')
+        later = b.log[waited.end():]
+        t.check(re.search(r'^proc 2: restartfork restarted', later, re.M),
+                'the restart never succeeded once the memory was back')
+    # Families take turns: each of the spinners' slices is followed by one
+    # of Alice's turns (a system call each).
+    alice = t.proc(b, 1, 'alice', 'runnable')
+    spun = sum(p.ticks for p in forked)
+    t.check(alice.syscalls >= 0.8 * spun, f'Alice made {alice.syscalls} system calls while '
+            f'her rivals\' family spun for {spun} ticks')
+
+
+# ---- The problem set's fuzzer ----
+
+@test("The problem set's fuzzer (psfuzz), three families of it under AUDIT=1: over 100,000 "
+      "random calls with random registers, fork, exit, page_alloc and copy-on-write writes "
+      "among them, every answer and register right, nobody killed, memory=ok and leaked=0")
+def _(t):
+    calls = 34000
+    b = t.boot(' '.join([f'psfuzz:{calls}'] * 3), ticks=10 ** 9, timeout=120, audit=1)
+    t.no_panic(b)
+    t.check(not b.killed(), f'kills: {b.killed()[:3]}')
+    done = {int(m.group(1)) for m in b.console_matches(rf'^psfuzz: done: pid (\d), {calls} calls$')}
+    t.check(done == {1, 2, 3}, 'not every boot process finished its calls:\n' + '\n'.join(b.console))
+    forks = len(re.findall(r'^proc \d+: forked from proc \d+$', b.log, re.M))
+    exits = len(re.findall(r'^proc \d+ exited$', b.log, re.M))
+    t.check(forks >= 100 and exits >= forks, f'{forks} forks, {exits} exits')
+    t.check('no runnable processes' in b.log and b.memory['leaked'] == 0
+            and b.memory['reserved'] == 0, f'memory: {b.memory}')

@@ -158,7 +158,7 @@ RESTART_CLOCK = STEADY_CLOCK + ',sleep=off'
 DEFAULT_SETTINGS = {
     'PROCS': 'alice eve', 'TICKS': '50', 'HZ': '100', 'RESPAWN': '0', 'TIMEOUT': '30',
     'QEMUEXTRA': '', 'D': '0', 'LOG': 'file', 'GDBPORT': '12949', 'V': '0', 'VIEW': 'console',
-    'PTSWITCH': '0', 'BEFORE': '', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
+    'PTSWITCH': '0', 'AUDIT': '0', 'BEFORE': '', 'LOAD': '0', 'LIST': '0', 'ONLY': '',
 }
 
 
@@ -331,11 +331,11 @@ class Boot(Summary):
 
 
 def boot_settings(procs='alice eve', ticks=50, hz=100, respawn=0, timeout=30, qemuextra='',
-                  view='console', ptswitch=0):
+                  view='console', ptswitch=0, audit=0):
     """The run settings of a headless boot with these choices (view='map':
     the live screen, as `make run` shows it)."""
     return settings(PROCS=procs, TICKS=ticks, HZ=hz, RESPAWN=respawn, TIMEOUT=timeout,
-                    QEMUEXTRA=qemuextra, VIEW=view, PTSWITCH=ptswitch)
+                    QEMUEXTRA=qemuextra, VIEW=view, PTSWITCH=ptswitch, AUDIT=audit)
 
 
 def boot(procs='alice eve', ticks=50, tree=ROOT, image=None, **chosen):
