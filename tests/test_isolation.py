@@ -24,7 +24,7 @@ SYSNAME_LEN = len(SYSNAME) + 1
 def _(t):
     for eve, alice in ((2, 1), (1, 2)):
         procs = 'alice eve-clobber' if eve == 2 else 'eve-clobber alice'
-        b = t.boot_lecture(procs, ticks=40, respawn=1)
+        b = t.boot_lecture(procs, ticks=40, respawn=1, qemuextra=STEADY_CLOCK)
         code, stack = slot_start(alice), slot_start(alice) + PROC_SLOT_SIZE - 8
         kills = b.killed(eve)
         t.check(len(kills) == 2, f'expected 2 kills of Eve (code, then stack), got {kills}')
@@ -353,7 +353,7 @@ def _(t):
       "beside Alice: every answer it can predict is right, callee-saved registers survive, "
       "and Alice keeps counting")
 def _(t):
-    b = t.boot_lecture('alice fuzz:100000', ticks=300)
+    b = t.boot_lecture('alice fuzz:100000', ticks=1500, qemuextra=STEADY_CLOCK)
     # The fuzzer exits after its calls if every answer was right, and ends
     # with sys_panic naming the first wrong one otherwise.
     fuzz = t.proc(b, 2, 'fuzz')
