@@ -142,8 +142,11 @@ def ignored_changes(sub):
 
 def prepare(work, files):
     """Makes `work` this tree (as a handout holds it) with the student's
-    files instead of its own."""
-    for f in course_files():
+    files instead of its own (a file the student did not upload is the
+    handout's)."""
+    for f in tool.tracked_files(ROOT):
+        if f.startswith(tool.HANDOUT_OMITS) or not os.path.isfile(os.path.join(ROOT, f)):
+            continue
         os.makedirs(os.path.dirname(os.path.join(work, f)), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, f), os.path.join(work, f))
     for f, data in files.items():

@@ -267,7 +267,7 @@ status=$?
 # Even a grader that could not start leaves a results.json behind.
 if [ $status != 0 ] && [ ! -s "$root/results/results.json" ]; then
     mkdir -p "$root/results"
-    printf '{"score": 0, "output_format": "text", "output": "The autograder itself failed (exit status %s): this is not your kernel\'s fault; tell your course staff."}\n' \
+    printf '{"score": 0, "output_format": "text", "output": "The autograder itself failed (exit status %s): your kernel is not at fault; tell your course staff."}\n' \
         "$status" > "$root/results/results.json"
 fi
 """
