@@ -761,53 +761,29 @@ def _(t):
         t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')
 
 
-@test("make autograder: the zip has setup.sh and run_autograder and no solution; run against a "
-      "simulated root (AUTOGRADER_ROOT) it grades a solved kernel.cc uploaded loose 20/20, a zipped "
-      "folder with exercise 1 solved and a tampered grader 10/20 (naming the unused files), "
-      "and an upload with no kernel.cc 0 with a message saying what to upload")
+@test("make autograder: the zip has setup.sh, run_autograder and the handout's kernel.cc, no "
+      "solution; run against a simulated root (AUTOGRADER_ROOT) it scores a kernel that does not "
+      "build 0 with its errors once, and an upload with no kernel.cc 0 with a message saying what "
+      "to upload (the graded uploads: tests/proof_autograder.py)")
 def _(t):
     tmp = tempfile.mkdtemp(prefix='weensy-autograder-')
     try:
-        zip_path = os.path.join(tmp, 'autograder.zip')
-        status, out, _ = weensy.run(weensy.make_command('-s', 'autograder', 'EXERCISES=1,3', f'OUT={zip_path}'))
-        t.check(status == 0, f'make autograder failed:\n{out}')
+        zip_path, out = weensy.make_autograder(tmp, '1,3')
+        t.check(zip_path, f'make autograder failed:\n{out}')
         with zipfile.ZipFile(zip_path) as z:
             names = z.namelist()
             t.check({'setup.sh', 'run_autograder', 'exercises/grade.py'} <= set(names), f'zip: {names}')
+            t.check('./setup --grade' in z.read('setup.sh').decode(), 'setup.sh does not install')
             kernel = z.read('kernel.cc').decode()
         t.check('TODO' in kernel, 'the zip\'s kernel.cc is not the handout\'s')
         full = weensy.read('kernel.cc')
-        half = tool.replace(full, 'kernel.cc', {e.number for e in catalog.EXERCISES if e.number > 1})
-
-        def graded(name, layout):
-            root = os.path.join(tmp, name)
-            os.makedirs(os.path.join(root, 'source'))
-            # As Gradescope unpacks it: with the files' modes.
-            subprocess.run(['unzip', '-q', zip_path, '-d', os.path.join(root, 'source')], check=True)
-            sub = os.path.join(root, 'submission')
-            os.makedirs(sub)
-            layout(sub)
-            with weensy.qemu_slots:
-                status, out, _ = weensy.run([os.path.join(root, 'source', 'run_autograder')],
-                                            cwd=root, timeout=300, run_settings={'AUTOGRADER_ROOT': root})
-            return json.load(open(os.path.join(root, 'results', 'results.json'))), out
-
-        r, out = graded('solved', lambda sub: open(os.path.join(sub, 'kernel.cc'), 'w').write(full))
-        t.check(r['score'] == 20 and r['output_format'] == 'text', f'solved: {r}\n{out}')
-
-        def zipped(sub):
-            folder = os.path.join(tmp, 'mine')
-            os.makedirs(os.path.join(folder, 'exercises'), exist_ok=True)
-            open(os.path.join(folder, 'kernel.cc'), 'w').write(half)
-            open(os.path.join(folder, 'exercises', 'grade.py'), 'w').write('print("2 passed, 0 failed")\n')
-            with zipfile.ZipFile(os.path.join(sub, 'weensyos.zip'), 'w') as z:
-                for f in ('kernel.cc', 'exercises/grade.py'):
-                    z.write(os.path.join(folder, f), 'weensyos/' + f)
-        r, out = graded('zipped', zipped)
-        t.check(r['score'] == 10 and [x['score'] for x in r['tests']] == [10, 0]
-                and 'not used' in r['output'] and 'exercises/grade.py' in r['output'],
-                f'a zipped half-solved, tampered upload: {r}\n{out}')
-        r, out = graded('nothing', lambda sub: open(os.path.join(sub, 'notes.txt'), 'w').write('hi'))
+        r, out = weensy.autograde(zip_path, os.path.join(tmp, 'broken'), lambda sub: open(
+            os.path.join(sub, 'kernel.cc'), 'w').write(full + '\nint broken_here = ;\n'))
+        t.check(r['score'] == 0 and 'kernel.cc:' in r['output'] and 'error' in r['output']
+                and all('kernel.cc:' not in x['output'] for x in r['tests']),
+                f'a kernel that does not build (its errors once, at the top): {r}\n{out}')
+        r, out = weensy.autograde(zip_path, os.path.join(tmp, 'nothing'), lambda sub: open(
+            os.path.join(sub, 'notes.txt'), 'w').write('hi'))
         t.check(r['score'] == 0 and 'no kernel.cc in the upload' in r['output'] and 'notes.txt' in r['output'],
                 f'an upload with no kernel: {r}\n{out}')
     finally:
