@@ -1,9 +1,10 @@
 // p-fork.cc: the problem set's fork. The process forks into four (each
-// fork checks the registers it must keep), and then each allocates heap
-// pages like p-allocator, checking at every step that its global, a large
-// constant and its heap pages (a word of each) are its own, whatever the
-// others wrote into theirs. After fork, the code and constants are shared (read-only), and
-// every writable page is the process's alone.
+// fork checks what it returned and every register it must keep), and then
+// each allocates heap pages like p-allocator, checking at every step that
+// its global, a large constant and its heap pages (a word of each) are its
+// own, whatever the others wrote into theirs. After fork, the code and
+// constants are shared (read-only), and every writable page is the
+// process's alone.
 #include "u-fork.hh"
 #include "u-heap.hh"
 
@@ -39,15 +40,19 @@ static void check(uintptr_t first, uintptr_t next, int pid) {
 
 void process_main() {
     int first_pid = sys_getpid();
+    int returned[2];
     for (int round = 0; round != 2; ++round) {
-        int r = fork_checked();
-        if (r < 0) {
+        returned[round] = fork_checked();
+        if (returned[round] < 0) {
             console_printf(CS_RED "fork %d: sys_fork returned -1\n", sys_getpid());
         }
     }
     int pid = sys_getpid();
     global = pid;
-    console_printf(CS_GREEN "fork %d: running (pid %d forked first)\n", pid, first_pid);
+    // What each fork returned here, for the grader to match against the
+    // summary's parent= fields.
+    console_printf(CS_GREEN "fork %d: running (pid %d forked first; forks returned %d, %d)\n",
+                   pid, first_pid, returned[0], returned[1]);
     uintptr_t first = heap_start();
     uintptr_t next = first;
     bool stopped = false;

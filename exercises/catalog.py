@@ -23,6 +23,10 @@ class Exercise:
     points: int = 10
     try_it: str = ''        # the command that shows the attack ('' for the usual)
     handout_says: str = ''  # OLD => NEW lines: comments the handout rewrites
+    needs: str = ''         # the earlier exercises its grader relies on ("8 10")
+
+    def prerequisites(self):
+        return [int(n) for n in self.needs.split()]
 
     def try_command(self):
         """The command that boots this exercise's attack the way the grader

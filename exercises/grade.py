@@ -32,9 +32,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from catalog import EXERCISES, by_number, describe_numbers, parse_numbers, student_file  # noqa: E402
 # define, slot, slot_start: also for the graders that import this module.
-from summary import (CALLS_PER_LINE, CONSOLE_ADDR, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402,F401
-                     Options, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary, clean_env,
-                     define, slot, slot_start)
+from summary import (CALLS_PER_LINE, CONSOLE_ADDR, CONSOLE_COLUMNS, CONSOLE_ROWS, EVE_WARMUP,  # noqa: E402,F401
+                     KERNEL_RANGE, Options, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary,
+                     clean_env, define, slot, slot_start)
 
 # Run as a script, this module is __main__; a grader module that imports
 # `grade` (the problem set's) must get this one, not a second copy.
@@ -52,18 +52,21 @@ HANDOUT_STAMP = os.path.join(HERE, 'handout.txt')
 
 
 class Result:
-    def __init__(self, passed, outcome, why):
+    def __init__(self, passed, outcome, why, blames=None):
         self.passed = passed
         self.outcome = outcome      # a short code: 'ok', 'alice-starved', ...
         self.why = why              # one sentence for the student
+        # A failure that another exercise's code causes names it: its
+        # number (None: the exercise graded).
+        self.blames = blames
 
 
 def ok(why=''):
     return Result(True, 'ok', why)
 
 
-def fail(outcome, why):
-    return Result(False, outcome, why)
+def fail(outcome, why, blames=None):
+    return Result(False, outcome, why, blames)
 
 
 # ---- Booting and reading what the kernel said ----
@@ -171,6 +174,7 @@ class GradingRun:
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.variants = {}
+        self.boots = {}             # boots that several graders read: booted once
 
     def variant(self, image):
         with self.lock:
@@ -200,13 +204,44 @@ def current_run():
     return getattr(_local, 'run', None)
 
 
-def boot(image, procs, ticks, respawn=0, vary=False):
+def boot(image, procs, ticks, respawn=0, vary=False, until=None):
     """Boots `image` headless with `procs`; with vary=True, during grade(),
     every Eve (a program whose name starts with eve-) gets a random warm-up
     (the Boot's `warmup`). Her PROCS argument, if any, stays in the low 32
     bits (u-eve.hh). The Boot reads the programs' own names: the random
-    ones the kernel saw are translated back."""
+    ones the kernel saw are translated back.
+
+    With `until` (a function of the run so far, a Boot without a summary:
+    its log, and its screen rows), the run ends, with its summary, as soon
+    as until() holds: `ticks` is then only the limit of a run in which it
+    never does. So a grader waits for what it checks (a line, a count),
+    however slowly a correct kernel gets there."""
+    run = current_run()
+    if run is not None and not vary and until is not None:
+        key = (image, procs, ticks, respawn, until)
+        with run.lock:
+            once = run.boots.setdefault(key, Once())
+        return once(lambda: boot_once(image, procs, ticks, respawn, vary, until))
+    return boot_once(image, procs, ticks, respawn, vary, until)
+
+
+class Once:
+    """A value computed once, by whichever thread asks first."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.value = None
+
+    def __call__(self, compute):
+        with self.lock:
+            if self.value is None:
+                self.value = compute()
+            return self.value
+
+
+def boot_once(image, procs, ticks, respawn, vary, until):
     run, top, warmup = current_run(), ROOT, WARMUP
+    bootopt = kernel_symbols(image, 'bBdD')['bootopt'] if until else None
     if run is not None:
         if vary:
             lines = run.warmup_lines()
@@ -216,15 +251,138 @@ def boot(image, procs, ticks, respawn=0, vary=False):
         top, image, procs = v.dir, 'weensyos.img', v.procs(procs)
     else:
         v = None
+    gdb = tempfile.mktemp(prefix='weensyos-gdb-', suffix='.sock') if until else None
     settings = dict(PROCS=procs, TICKS=ticks, HZ=100, RESPAWN=respawn, D=0, LOG='file',
-                    TIMEOUT=BOOT_TIMEOUT, QEMUEXTRA=STEADY_CLOCK, IMAGE=image, VIEW='console',
-                    PTSWITCH=0, AUDIT=0)
-    r = subprocess.run([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
-                       env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, errors='replace', timeout=BOOT_TIMEOUT + 30)
-    output = v.unname(r.stdout) if v else r.stdout
-    keep_transcript(procs if v is None else v.unname(procs), r.returncode, output, r.stderr)
-    return Boot(r.returncode, output, r.stderr, warmup)
+                    TIMEOUT=BOOT_TIMEOUT + (ticks // 20 if until else 0),
+                    QEMUEXTRA=STEADY_CLOCK + (f' -gdb unix:{gdb},server=on,wait=off' if gdb else ''),
+                    IMAGE=image, VIEW='console', PTSWITCH=0, AUDIT=0)
+    q = subprocess.Popen([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
+                         env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, errors='replace')
+    try:
+        if until:
+            output, stderr = watch(q, top, gdb, ticks, bootopt, until, v, warmup)
+        else:
+            output, stderr = q.communicate(timeout=settings['TIMEOUT'] + 30)
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.wait()
+        if gdb and os.path.exists(gdb):
+            os.remove(gdb)
+    output = v.unname(output) if v else output
+    keep_transcript(procs if v is None else v.unname(procs), q.returncode, output, stderr)
+    return Boot(q.returncode, output, stderr, warmup)
+
+
+POLL = 0.03                 # seconds between looks at a run that until() watches
+
+
+def watch(q, top, gdb, ticks, bootopt, until, v, warmup):
+    """Runs `q` (run-qemu headless), looking at its log and its screen every
+    POLL seconds; once until() holds, ends the run at its next tick (its
+    summary follows). Returns (stdout, stderr)."""
+    lines, errors = [], []
+    threads = [threading.Thread(target=lambda: lines.extend(q.stdout)),
+               threading.Thread(target=lambda: errors.append(q.stderr.read()))]
+    for t in threads:
+        t.start()
+    monitor = os.path.join(top, 'obj', f'monitor-{q.pid}.sock')
+    screen = os.path.join(os.path.dirname(gdb), os.path.basename(gdb) + '.screen')
+    try:
+        while q.poll() is None:
+            time.sleep(POLL)
+            so_far = Boot(0, v.unname(''.join(lines)) if v else ''.join(lines), '', warmup)
+            so_far.console = read_screen(monitor, screen)
+            if until(so_far):
+                end_at_next_tick(gdb, ticks, bootopt)
+                break
+        q.wait(timeout=BOOT_TIMEOUT + 30)
+    finally:
+        for t in threads:
+            t.join(timeout=BOOT_TIMEOUT + 30)
+        if os.path.exists(screen):
+            os.remove(screen)
+    return ''.join(lines), ''.join(errors)
+
+
+def monitor_command(path, command):
+    """Sends one command to QEMU's human monitor at socket `path`; returns
+    its answer ('' if the monitor is not there yet)."""
+    import socket
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(path)
+            answer = b''
+            for text in (None, command):
+                if text:
+                    s.sendall(text.encode() + b'\n')
+                while not answer.endswith(b'(qemu) '):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return answer.decode(errors='replace')
+                    answer += chunk
+                if text:
+                    return answer.decode(errors='replace')
+                answer = b''
+    except OSError:
+        return ''
+
+
+def read_screen(monitor, dump):
+    """The screen's rows as text (as the summary prints them), read through
+    the monitor; [] if it cannot be read yet."""
+    if not monitor_command(monitor, f'pmemsave {CONSOLE_ADDR} {2 * CONSOLE_ROWS * CONSOLE_COLUMNS} '
+                                    f'"{dump}"'):
+        return []
+    try:
+        with open(dump, 'rb') as f:
+            cells = f.read()[0::2]
+    except OSError:
+        return []
+    text = ''.join(chr(c) if 32 <= c < 127 else (' ' if c == 0 else '?') for c in cells)
+    return [text[r * CONSOLE_COLUMNS:(r + 1) * CONSOLE_COLUMNS].rstrip()
+            for r in range(CONSOLE_ROWS)]
+
+
+def end_at_next_tick(path, ticks, base):
+    """Ends a headless run at its next tick, with its summary, as if it had
+    been booted with that TICKS: through QEMU's GDB stub at `path` (which
+    stops the machine while connected), the kernel's copy of TICKS (the one
+    word of `bootopt`, at `base`, that holds `ticks`) becomes 1."""
+    import socket
+
+    def packet(s, data):
+        """Sends a GDB remote packet; returns its answer (not the stub's
+        note that the machine stopped)."""
+        s.sendall(b'$%s#%02x' % (data, sum(data) % 256))
+        buffered = b''
+        while True:
+            m = re.search(rb'\$([^#]*)#..', buffered)
+            if m:
+                s.sendall(b'+')
+                buffered = buffered[m.end():]
+                if not m.group(1).startswith((b'T', b'S')):
+                    return m.group(1).decode()
+                continue
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError('the GDB stub closed the connection')
+            buffered += chunk
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(path)
+            try:
+                words = bytes.fromhex(packet(s, b'm%x,100' % base))
+                want = ticks.to_bytes(8, 'little')
+                at = next(i for i in range(0, len(words) - 7, 8) if words[i:i + 8] == want)
+                packet(s, b'M%x,8:%s' % (base + at, (1).to_bytes(8, 'little').hex().encode()))
+            finally:
+                packet(s, b'D')     # detach: the machine runs on
+    except (OSError, StopIteration, ValueError):
+        pass                        # the run ends at its limit instead
 
 
 def keep_transcript(procs, status, output, stderr):
@@ -260,8 +418,9 @@ def choose(options):
     return run.choice(options) if run is not None else options[0]
 
 
-def kernel_symbols(image):
-    """{name: address} of the image's kernel (its kernel.sym)."""
+def kernel_symbols(image, kinds='Tt'):
+    """{name: address} of the image's kernel (its kernel.sym): its
+    functions, or the symbols of nm's `kinds`."""
     sym = os.path.join(ROOT, os.path.dirname(image), 'kernel.sym')
     if not os.path.exists(sym):
         sym = os.path.join(ROOT, 'obj', 'kernel.sym')
@@ -269,7 +428,7 @@ def kernel_symbols(image):
     with open(sym) as f:
         for line in f:
             parts = line.split(None, 2)
-            if len(parts) == 3 and parts[1] in 'Tt':
+            if len(parts) == 3 and parts[1] in kinds:
                 table[parts[2].strip()] = int(parts[0], 16)
     return table
 
@@ -343,10 +502,45 @@ def alice_hurt(b):
     return f'Alice did not survive Eve\'s attack: she is {alice.state} ({reason})'
 
 
+# ---- What a grader waits for ----
+# A run ends as soon as what its check needs has happened, within a limit
+# (LIMIT ticks) long enough for a correct kernel several times slower per
+# call than the reference: the grade never depends on a tick budget.
+
+LIMIT = 1500                # ticks: 15 s of guest time
+
+
+def line_count(b, prefix):
+    """The highest N of the screen's "PREFIX#N" lines (0 if none)."""
+    found = [int(m.group(1)) for row in b.console
+             for m in [re.search(re.escape(prefix) + r'#(\d+)$', row)] if m]
+    return max(found, default=0)
+
+
+def alice_lines(b):
+    return line_count(b, "Hi, I'm Alice! ")
+
+
+def eve_killed(b):
+    return bool(b.killed(2))
+
+
+def eve_killed_and_alice_on(b):
+    """Eve was killed, and Alice has counted a line past Eve's warm-up."""
+    return eve_killed(b) and alice_lines(b) > b.warmup // CALLS_PER_LINE + 1
+
+
+def screen_shows(text):
+    return lambda b: b.screen_has(text)
+
+
 # ---- The exercises ----
 
 def grade_1(image):
-    b = boot(image, 'alice eve-spin', 60, vary=True)
+    # Until Alice has counted two lines while Eve spins.
+    b = boot(image, 'alice eve-spin', LIMIT // 10, vary=True,
+             until=lambda b: b.screen_has('Eve: spinning')
+             and alice_lines(b) > b.warmup // CALLS_PER_LINE + 2)
     if b.status != 0:
         return fail('kernel-failed', f'with eve-spin beside Alice {b.what_happened()}')
     alice, eve = b.proc(1), b.proc(2)
@@ -360,7 +554,7 @@ def grade_1(image):
 
 
 def grade_2(image):
-    b = boot(image, 'alice eve-cli', 40, vary=True)
+    b = boot(image, 'alice eve-cli', LIMIT // 10, vary=True, until=eve_killed)
     stopped = fault_of_eve(b)
     faulted = 'general protection fault' in stopped and fault_rip(stopped) in eve_slot()
     if faulted and b.panic and 'no timer interrupt' in b.panic:
@@ -380,7 +574,7 @@ def only_eve_dies(program, reason, outcome, attack):
     """Grades an attack that must kill Eve alone (for `reason`) while the
     machine runs on; `attack` names what she did, for the sentence."""
     def grade_it(image):
-        b = boot(image, f'alice {program}', 40, vary=True)
+        b = boot(image, f'alice {program}', LIMIT, vary=True, until=eve_killed_and_alice_on)
         eve, alice = b.proc(2), b.proc(1)
         returned = exception_returned(b)
         if returned:
@@ -401,7 +595,7 @@ grade_3 = only_eve_dies('eve-div0', 'divide error', 'kernel-panic', "Eve's divis
 
 def grade_4(image):
     target, name = attack_target(image, 'syscall_entry')
-    b = boot(image, f'alice eve-kwrite:{target}', 40, vary=True)
+    b = boot(image, f'alice eve-kwrite:{target}', LIMIT // 10, vary=True, until=eve_killed)
     hurt = alice_hurt(b)
     if hurt:
         return fail('alice-hurt', hurt)
@@ -415,7 +609,7 @@ def grade_4(image):
         return fail('kernel-overwritten', f'Eve wrote over the kernel\'s {name} '
                     f'(0x{target:x}) without a fault; {b.what_happened()}')
     entry, name = attack_target(image, 'kernel_entry', EVERY_SYSCALL_RUNS + ('kernel_start',))
-    b2 = boot(image, f'alice eve-kjump:{entry}', 40, vary=True)
+    b2 = boot(image, f'alice eve-kjump:{entry}', LIMIT // 10, vary=True, until=eve_killed)
     stopped = fault_of_eve(b2)
     if 'page fault' in stopped and f'instruction fetch from 0x{entry:x}' in stopped:
         return ok('both of Eve\'s accesses to kernel pages faulted' + panic_note(b2))
@@ -444,7 +638,8 @@ def integrity_note(b):
 
 def grade_5(image):
     target, name = attack_target(image, 'syscall_entry')
-    b = boot(image, f'alice eve-sysname:{target}', 12, vary=True)
+    b = boot(image, f'alice eve-sysname:{target}', LIMIT, vary=True,
+             until=screen_shows('Eve: my own buffer'))
     if not call_refused(b):
         if b.panic and f'write to 0x{target:x}' in b.panic:
             return fail('kernel-wrote-own-code',
@@ -456,7 +651,8 @@ def grade_5(image):
     # Eve's own code: hers to read, not to write (at PROC_START_ADDR when
     # every process has the same addresses: exercise 11).
     own = slot_start(1) if same_addresses(b) else slot_start(2)
-    b = boot(image, f'alice eve-sysname:{own}', 12, vary=True)
+    b = boot(image, f'alice eve-sysname:{own}', LIMIT, vary=True,
+             until=screen_shows('Eve: my own buffer'))
     if not call_refused(b):
         return fail('read-only-buffer', f'sys_getsysname wrote into Eve\'s own code at '
                     f'0x{own:x}, which she may read but not write: the buffer must be '
@@ -471,10 +667,17 @@ def same_addresses(b):
     return '1' in at and at.get('1') == at.get('2')
 
 
+def eve_answered(b):
+    """Eve heard sys_page_alloc's answer and counted a line after it."""
+    rows = b.console
+    said = [i for i, row in enumerate(rows) if 'Eve: sys_page_alloc returned' in row]
+    return bool(said) and any("Hi, I'm Eve! #" in row for row in rows[said[-1]:])
+
+
 def grade_6(image):
     target, name = attack_target(image, 'syscall_entry')
     page = target & ~(PAGESIZE - 1)
-    b = boot(image, f'alice eve-pagealloc:{target}', 12, vary=True)
+    b = boot(image, f'alice eve-pagealloc:{target}', LIMIT, vary=True, until=eve_answered)
     if not call_refused(b):
         return fail('kernel-page-given',
                     f'sys_page_alloc handed Eve a page of kernel code (0x{page:x}, with '
@@ -484,14 +687,14 @@ def grade_6(image):
     # name Alice's pages: then a page past her own memory (MEMSIZE_VIRTUAL).
     if same_addresses(b):
         past = define('lib.hh', 'MEMSIZE_VIRTUAL')
-        b = boot(image, f'alice eve-pagealloc:{past}', 12, vary=True)
+        b = boot(image, f'alice eve-pagealloc:{past}', LIMIT, vary=True, until=eve_answered)
         if not b.screen_has('sys_page_alloc returned -1'):
             return fail('slot-not-checked', f'sys_page_alloc mapped Eve a page at 0x{past:x}, past '
                         f'her own memory: a process may map pages only in its own slot (its '
                         f'own memory, up to MEMSIZE_VIRTUAL). {b.what_happened()}')
         return ok()
     theirs = slot_start(1)
-    b = boot(image, f'alice eve-pagealloc:{theirs}', 12, vary=True)
+    b = boot(image, f'alice eve-pagealloc:{theirs}', LIMIT, vary=True, until=eve_answered)
     hurt = alice_hurt(b) or ('' if call_refused(b) else b.what_happened())
     if hurt:
         return fail('slot-not-checked', f'sys_page_alloc gave Eve the page of Alice\'s code '
@@ -509,7 +712,8 @@ def grade_8(image):
     # goes for Alice's stack at once, which only a page table of her own
     # keeps from her: so the grade does not depend on exercise 3.
     stack = slot_start(1) + PROC_SLOT_SIZE - 8
-    b = boot(image, f'alice eve-clobber:{stack}', 40, respawn=1, vary=True)
+    b = boot(image, f'alice eve-clobber:{stack}', LIMIT // 10, respawn=1, vary=True,
+             until=lambda b: b.screen_has("Eve: pid 1's memory is mine") or eve_killed(b))
     kills = b.killed(2)
     if any('page fault' in k and f'write to 0x{stack:x} ' in k for k in kills):
         return ok()
@@ -533,7 +737,7 @@ def grade_9(image):
                     + r.stdout.strip()[-300:])
     secret = random.randrange(10**8, 10**9)
     procs = f'alice:{secret} eve-steal'
-    b = boot(before8, procs, 5)
+    b = boot(before8, procs, LIMIT // 10, until=screen_shows(str(secret)))
     if not b.screen_has(str(secret)):
         return fail('no-secret', f'against the kernel before exercise 8, Eve did not print '
                     f"Alice's secret ({secret}); the screen shows no such number")
@@ -553,9 +757,13 @@ join_pset(globals())
 def grade(image, numbers, variants=True, seed=None, transcripts=None):
     """{exercise number: Result} for the kernel image `image` (relative to
     the repository root). With variants (the default), the attacks are
-    this run's variants, from `seed` (random if None). `transcripts`: a
-    folder for the logs of boots that failed (keep_transcript)."""
+    this run's variants, from `seed` (random if None). The exercises that
+    `numbers` need (the catalog's needs:) are graded too: while one fails,
+    the exercises that need it fail as well, naming it (needs_first).
+    `transcripts`: a folder for the logs of boots that failed
+    (keep_transcript)."""
     run = GradingRun(seed if seed is not None else random.randrange(2**32)) if variants else None
+    graded = prerequisites_of(numbers)
 
     def one(n):
         _local.run, _local.exercise, _local.transcripts = run, n, transcripts
@@ -567,10 +775,78 @@ def grade(image, numbers, variants=True, seed=None, transcripts=None):
             _local.run = None
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=QEMUS) as pool:
-            return dict(pool.map(one, numbers))
+            results = dict(pool.map(one, graded))
     finally:
         if run:
             run.close()
+    return {n: verdict(n, results) for n in numbers}
+
+
+def verdict(n, results):
+    """Exercise n's Result, told by what every grader found: an earlier
+    exercise it needs that fails comes first (needs_first); then its own
+    failure (whose sentence names the exercise it blames, if another's); a
+    failure another grader found and blames on n's code fails n too, with
+    that grader's sentence. No exercise scores that a boot showed broken."""
+    r = results[n]
+    first = needs_first(n, results)
+    if first:
+        return first
+    if r.passed:
+        blamed = [x for m, x in sorted(results.items()) if m != n and not x.passed
+                  and x.blames == n]
+        if blamed:
+            return fail(blamed[0].outcome, blamed[0].why, n)
+    if not r.passed and r.blames not in (None, n):
+        return fail(r.outcome, f"exercise {r.blames} ({by_number(r.blames).title}) breaks "
+                    f'this one: {r.why}', r.blames)
+    return r
+
+
+def prerequisites_of(numbers):
+    """`numbers` and every exercise they need, directly or not, in order."""
+    found, todo = set(), list(numbers)
+    while todo:
+        n = todo.pop()
+        if n not in found:
+            found.add(n)
+            todo += by_number(n).prerequisites()
+    return sorted(found)
+
+
+def unsolved_roots(n, results):
+    """The failing exercises at the bottom of what exercise n needs: those
+    that fail while everything they need passes."""
+    roots = []
+    for p in by_number(n).prerequisites():
+        r = results[p]
+        if r.passed or r.blames == n:
+            continue                    # (a failure of n's own, found by p's grader)
+        if r.blames not in (None, p):
+            roots.append(r.blames)
+            continue
+        below = unsolved_roots(p, results)
+        roots += below if below else [p]
+    return sorted(set(roots))
+
+
+def needs_first(n, results):
+    """A failed Result naming the unsolved exercises that exercise n needs
+    (or, through them, that break what its grader boots), or None."""
+    roots = unsolved_roots(n, results)
+    if not roots:
+        return None
+    named = ' and '.join(f'{p} ({by_number(p).title})' for p in roots)
+    several = len(roots) > 1
+    blames = None if several else roots[0]
+    if set(roots) <= set(prerequisites_of([n])):
+        return fail('needs-' + '-'.join(map(str, roots)),
+                    f'exercise {n} needs exercise{"s" if several else ""} {named}: solve '
+                    f'{"them" if several else "it"} first', blames)
+    return fail('broken-by-' + '-'.join(map(str, roots)),
+                f'exercise {n} cannot be graded while exercise{"s" if several else ""} {named} '
+                f'break{"" if several else "s"} what it boots: fix {"them" if several else "it"} '
+                f'first', blames)
 
 
 # ---- make grade ----

@@ -42,9 +42,9 @@ class Pset:
         return [pid for pid, parent in self.parent.items() if parent != 0]
 
 
-def boot(image, procs, ticks, respawn=0):
+def boot(image, procs, ticks, respawn=0, until=None):
     """A grading boot, with the problem set's reading of it."""
-    b = g.boot(image, procs, ticks, respawn)
+    b = g.boot(image, procs, ticks, respawn, until=until)
     return b, Pset(b)
 
 
@@ -61,21 +61,35 @@ def pages_outside_slots(p):
     return out
 
 
-def memory_failure(b, p, when):
+def memory_failure(b, p, when, blames=None):
     """A failed Result for a run whose memory audit is not clean, or None."""
     if b.status == 1 and 'kfree' in (b.panic or ''):
-        return g.fail('bad-free', f'{when}, the kernel freed a page it must not: PANIC: {b.panic}')
+        return g.fail('bad-free', f'{when}, the kernel freed a page it must not: PANIC: {b.panic}',
+                      blames)
     if b.status != 0:
-        return g.fail('kernel-failed', f'{when}, {b.what_happened()}')
+        return g.fail('kernel-failed', f'{when}, {b.what_happened()}', blames)
     if p.memory is None:
-        return g.fail('no-memory-line', f'{when}, the summary has no "memory free=..." line')
+        return g.fail('no-memory-line', f'{when}, the summary has no "memory free=..." line',
+                      blames)
     if not p.audit_ok:
-        return g.fail('memory-audit', f'{when}, the memory audit failed: {p.audit}')
+        return g.fail('memory-audit', f'{when}, the memory audit failed: {p.audit}', blames)
     return None
 
 
+def refused(b, program, count):
+    """Whether `count` of `program`'s processes said their next heap page
+    was refused (memory is full)."""
+    return sum(1 for row in set(b.console) if row.startswith(program + ' ')
+               and row.endswith('the next was refused')) >= count
+
+
+def four_allocators_full(b):
+    return refused(b, 'allocator', 4)
+
+
 def grade_10(image):
-    b, p = boot(image, 'allocator allocator allocator allocator', 60)
+    b, p = boot(image, 'allocator allocator allocator allocator', g.LIMIT // 2,
+                until=four_allocators_full)
     if bad := memory_failure(b, p, 'with four allocators'):
         return bad
     if any(b.proc(pid)['state'] != 'runnable' for pid in range(1, 5)):
@@ -84,13 +98,17 @@ def grade_10(image):
     outside = pages_outside_slots(p)
     if not outside:
         return g.fail('identity-pages', 'every page of each allocator is the physical page at '
-                      'its own address, in its own slot: the page allocator gave them nothing '
-                      'from anywhere else in physical memory')
+                      'its own address, in its own slot: process_page_alloc must take any free '
+                      'page (kalloc)')
     return g.ok(f'{sum(outside.values())} pages outside the slots')
 
 
+def one_allocator_full(b):
+    return refused(b, 'allocator', 1)
+
+
 def grade_11(image):
-    b, p = boot(image, 'allocator', 120)
+    b, p = boot(image, 'allocator', g.LIMIT, until=one_allocator_full)
     if b.status == 1:
         return g.fail('oom-panic', f'the allocator ran the machine out of memory and the kernel '
                       f'panicked: {b.panic}')
@@ -110,55 +128,201 @@ def grade_11(image):
     return g.ok(f'{pages} pages, then -1 with nobody killed')
 
 
-def fork_failure(b, p):
-    """What went wrong with p-fork, as a failed Result, or None."""
-    reasons = ' / '.join(b.proc(pid)['reason'] for pid in b.procs if b.proc(pid)['reason'])
+# ---- Fork (exercises 12, 13 and 16 read the same boot of p-fork) ----
+
+FORK_LINE = re.compile(r'^fork (\d+): running \(pid \d+ forked first; forks returned '
+                       r'(-?\d+), (-?\d+)\)$')
+
+
+def fork_done(b):
+    """p-fork's four processes have each filled their heap, or one was
+    killed: what the checks need."""
+    return refused(b, 'fork', 4) or bool(b.killed())
+
+
+def fork_boot(image):
+    return boot(image, 'fork', g.LIMIT // 2, until=fork_done)
+
+
+def copies_on_write(image):
+    """Whether this kernel's fork shares writable pages (exercise 16):
+    fork with 64 writable pages costs at most COW_GROWTH_LIMIT times fork
+    with 4. None if p-forkbench printed no figures."""
+    small, _ = fork_cost(image, 4)
+    large, _ = fork_cost(image, 64)
+    if small is None or large is None:
+        return None
+    return large / small <= COW_GROWTH_LIMIT
+
+
+def fork_failure(image, b, p):
+    """What went wrong with p-fork, as a failed Result, or None. Whatever a
+    writable page does after fork is copy-on-write's (exercise 16) on a
+    kernel that shares writable pages, and fork's (12) on one that copies
+    them."""
+    cow = None
+
+    def writable_pages_are(n12='12'):
+        nonlocal cow
+        if cow is None:
+            cow = bool(copies_on_write(image))
+        return 16 if cow else int(n12)
+
+    reasons = ' / '.join(f'pid {pid}: {b.proc(pid)["reason"]}' for pid in sorted(b.procs)
+                         if b.proc(pid)['reason'])
+    kills = ' / '.join(b.killed())
+    if b.status == 1 and 'kfree' in (b.panic or ''):
+        who = writable_pages_are()
+        return g.fail('bad-free', f'while p-fork ran, the kernel freed a page it must not '
+                      f'({"copy_on_write" if who == 16 else "fork or its clean-up"}): '
+                      f'PANIC: {b.panic}', who)
+    if b.status != 0:
+        return g.fail('kernel-failed', f'while p-fork forked, {b.what_happened()}', 12)
+    first = next((b.proc(pid)['reason'] for pid in sorted(b.procs) if b.proc(pid)['reason']), '')
+    if 'from sys_fork' in reasons:
+        return g.fail('fork-result', f'{first.replace("sys_panic: fork: ", "")} (the parent '
+                      f'must get the child\'s pid, the child 0: child->regs.reg_rax)', 12)
     if 'registers differ' in reasons or 'registers changed' in reasons:
         return g.fail('child-registers', f'the child of fork does not have its parent\'s '
-                      f'registers: {reasons}')
+                      f'registers: {reasons}', 12)
     if 'global holds' in reasons or 'lost its contents' in reasons:
+        who = writable_pages_are()
+        if who == 16:
+            return g.fail('cow-shared', f'after fork a process saw another\'s writes '
+                          f'({reasons}): a write to a copy-on-write page must get a copy of '
+                          f'its own (copy_on_write), and fork must make both mappings '
+                          f'read-only', 16)
         return g.fail('badfork', f'fork shares writable pages: a process saw another\'s '
-                      f'writes ({reasons})')
+                      f'writes ({reasons})', 12)
     if not p.children():
-        return g.fail('fork-missing', 'sys_fork returned -1: p-fork made no child')
-    # Children that die at their first steps while the parent runs on share
-    # its stack: each one's calls overwrite the other's return addresses.
+        return g.fail('fork-missing', 'sys_fork returned -1: p-fork made no child', 12)
     early = [pid for pid in p.children() if b.proc(pid)['state'] == 'broken'
-             and int(b.proc(pid)['syscalls']) <= 2]
-    if early and len(early) == len(p.children()) and b.proc(1)['state'] == 'runnable':
-        return g.fail('badfork', f'fork shares writable pages: every child died at its first '
-                      f'steps ({b.proc(early[0])["reason"]}) while the parent ran on, the two '
-                      f'writing one stack')
+             and b.proc(pid)['syscalls'] == 0]
+    if early:
+        return g.fail('child-registers', f'the child never returned from sys_fork '
+                      f'({b.proc(early[0])["reason"]}): it must start with its parent\'s '
+                      f'registers (child->regs), %rax = 0', 12)
+    if 'protection violation' in kills and 'write to' in kills:
+        who = writable_pages_are()
+        return g.fail('cow-killed' if who == 16 else 'fork-write-killed',
+                      f'a write after fork killed a process ({kills}): '
+                      + ('copy_on_write must answer the write fault on a copy-on-write page'
+                         if who == 16 else 'fork must give the child writable copies of '
+                         'writable pages'), who)
+    # Only a page that copy-on-write made read-only can fault for ever
+    # without killing: a fault that copy_on_write answers "handled".
+    stuck = [pid for pid in sorted(b.procs) if b.proc(pid)['state'] == 'runnable'
+             and b.proc(pid)['ticks'] >= 10 and b.proc(pid)['syscalls'] < 10]
+    if stuck:
+        q = b.proc(stuck[0])
+        return g.fail('cow-stuck', f'pid {q.pid} ran {q.ticks} ticks but made only '
+                      f'{q.syscalls} system call{"s" if q.syscalls != 1 else ""} after fork: it '
+                      f'faults on one write again and again, because copy_on_write returns '
+                      f'true but leaves the page read-only', 16)
     if bad := memory_failure(b, p, 'after p-fork'):
+        who = writable_pages_are()
+        if who == 16 and bad.outcome == 'memory-audit':
+            return g.fail('cow-leaks', f'after p-fork, the memory audit failed: {p.audit}: '
+                          f'a copy-on-write copy must drop the shared page\'s user (kfree), '
+                          f'and the last user keeps the page itself', 16)
+        bad.blames = who
         return bad
     if len(p.children()) != 3 or reasons:
         return g.fail('fork-wrong', f'p-fork should be four processes, running: children '
-                      f'{p.children()}, {reasons or "no kill reasons"}')
+                      f'{p.children()}, {reasons or "no kill reasons"}', 12)
+    return fork_results_wrong(b)
+
+
+def fork_results_wrong(b):
+    """A failed Result if what fork returned to p-fork's processes (their
+    screen lines: each its own results, after its parent's) disagrees with
+    the summary's parent= fields, or None."""
+    said = {int(m.group(1)): (int(m.group(2)), int(m.group(3)))
+            for m in (FORK_LINE.match(row) for row in b.console) if m}
+    for pid, returned in sorted(said.items()):
+        # A child got 0 from its own fork; what comes before is its parent's.
+        own = returned[len(returned) - returned[::-1].index(0):] if 0 in returned else returned
+        for r in own:
+            if r > 0 and b.proc(r)['parent'] != pid:
+                return g.fail('fork-result', f'sys_fork returned {r} to pid {pid}, but pid '
+                              f'{r} is no child of {pid} (parent={b.proc(r)["parent"]}): the '
+                              f'parent must get its child\'s pid', 12)
+    return None
+
+
+def forkfail(image, heap=0, forks=0, exits=False):
+    """p-forkfail with these settings: (heap pages, forks made, pages it
+    could map after), or None if it printed nothing."""
+    arg = heap + forks * 0x10000 + (0x100000000 if exits else 0)
+    b = g.boot(image, f'forkfail:{arg}', g.LIMIT // 2, until=forkfail_said)
+    m = next((FORKFAIL.match(r) for r in b.console if FORKFAIL.match(r)), None)
+    return (tuple(int(x) for x in m.groups()) if m else None), b
+
+
+FORKFAIL = re.compile(r'^forkfail: (\d+) heap pages, (\d+) forks, then (\d+) pages$')
+UNTIL_MINUS_ONE = 0xFFFF
+
+
+def forkfail_said(b):
+    return any(FORKFAIL.match(r) for r in b.console)
+
+
+def fork_leak(image):
+    """A failed Result if a fork that could not complete kept pages, or
+    None. p-forkfail first measures the pages it can map; then it maps
+    all but 4 of them and forks until fork says -1, which happens half
+    way through the child (its page tables need more than 4), and counts
+    the pages it can still map: every page a failed fork took must be back."""
+    room, b = forkfail(image)
+    if room is None:
+        return g.fail('forkfail-failed', f'p-forkfail printed nothing: {b.what_happened()}', 12)
+    heap = max(room[2] - 4, 0)
+    after, b = forkfail(image, heap, UNTIL_MINUS_ONE)
+    if after is None:
+        return g.fail('forkfail-failed', f'p-forkfail, with {heap} heap pages and fork until '
+                      f'it said -1, printed nothing: {b.what_happened()}', 12)
+    if after[1] == 0:
+        expected = room[2] - after[0]
+    else:
+        same, _ = forkfail(image, heap, after[1])
+        expected = same[2] if same else after[2]
+    if after[2] < expected:
+        return g.fail('fork-leaks', f'a fork that could not complete kept {expected - after[2]} '
+                      f'pages: after {after[1]} forks and one that said -1, p-forkfail could '
+                      f'map {after[2]} pages, not {expected}; on any failure fork must give '
+                      f'back all it took (process_memory_free)', 12)
     return None
 
 
 def grade_12(image):
-    b, p = boot(image, 'fork', 40)
-    return fork_failure(b, p) or g.ok()
+    b, p = fork_boot(image)
+    return fork_failure(image, b, p) or fork_leak(image) or g.ok()
 
 
 def grade_13(image):
-    b, p = boot(image, 'fork', 40)
-    if bad := fork_failure(b, p):
-        return g.fail(bad.outcome, 'p-fork needs exercise 12 first: ' + bad.why)
+    b, p = fork_boot(image)
+    if bad := fork_failure(image, b, p):
+        return bad
     if p.memory['shared'] == 0 or 'S' not in p.map.values():
         return g.fail('nothing-shared', f'no page is shared after fork: fork copied the code '
                       f'and constants too (memory shared={p.memory["shared"]})')
     return g.ok(f'{p.memory["shared"]} pages shared')
 
 
+def enough_exits(b):
+    return sum(1 for l in b.log if EXITED.match(l)) >= 50
+
+
+EXITED = re.compile(r'^proc \d+ exited$')
+
+
 def grade_14(image):
-    b, p = boot(image, 'forkexit', 300)
+    b, p = boot(image, 'forkexit', g.LIMIT, until=enough_exits)
     if b.status == 1 and 'kfree' in (b.panic or ''):
         return memory_failure(b, p, 'during forkexit')
     if b.status != 0 or p.memory is None:
         return g.fail('kernel-failed', f'during forkexit, {b.what_happened()}')
-    exits = sum(1 for l in b.log if re.match(r'^proc \d+ exited$', l))
+    exits = sum(1 for l in b.log if EXITED.match(l))
     if p.memory['leaked'] > 0:
         what = 'page-table pages' if p.audit.startswith('page-table page') else 'pages'
         return g.fail('exit-leaks', f'{p.memory["leaked"]} pages leaked after {exits} exits: '
@@ -166,8 +330,15 @@ def grade_14(image):
     if bad := memory_failure(b, p, 'during forkexit'):
         return bad
     if exits < 10:
-        return g.fail('forkexit-stalled', f'forkexit made only {exits} exits: fork or exit '
-                      'does not work')
+        return g.fail('forkexit-stalled', f'forkexit made only {exits} exits, none of them '
+                      f'killed, in {b.ticks} ticks: sys_exit must free the slot for the next '
+                      f'fork')
+    room, _ = forkfail(image)
+    cycles, b2 = forkfail(image, 0, 50, exits=True)
+    if room and cycles and cycles[2] < room[2]:
+        return g.fail('exit-leaks', f'after {cycles[1]} children forked and exited, their '
+                      f'parent could map {cycles[2]} pages, not the {room[2]} it maps alone: '
+                      f'exit must give back every page the child used')
     return g.ok(f'{exits} exits, free={p.memory["free"]}, leaked=0')
 
 
@@ -189,21 +360,22 @@ def grade_15(image):
     b0, calm = alice_calls(image, 'eve-spin')
     b, bombed = alice_calls(image, 'eve-forkbomb')
     if b.status != 0 or b0.status != 0:
-        return g.fail('kernel-failed', f'with eve-forkbomb beside Alice {b.what_happened()}')
+        return g.fail('kernel-failed', f'with eve-forkbomb beside Alice '
+                      f'{(b if b.status != 0 else b0).what_happened()}')
     family = sum(1 for q in b.procs.values() if q['name'] == 'eve-forkbomb'
                  and q['state'] == 'runnable')
     if family <= 1:
-        return g.fail('fork-missing', 'eve-forkbomb could not fork: the fork bomb needs fork '
-                      '(exercise 12)')
+        return g.fail('fork-missing', 'eve-forkbomb could not fork', 12)
     share = 15 // 2
     percent = 100 * bombed // max(calm, 1)
     if percent < 90:
         return g.fail('forkbomb-starves-alice', f'Alice made only {percent}% of the system calls '
                       f'beside eve-forkbomb ({bombed} after Eve\'s warm-up) that she makes beside '
-                      f"eve-spin ({calm}); Eve's family holds {family} slots")
+                      f"eve-spin ({calm}); Eve's family holds {family} slots: next_to_run must "
+                      f'give each family a turn')
     if family > share:
         return g.fail('forkbomb-slots', f"Eve's family holds {family} slots, more than its share "
-                      f'of {share}')
+                      f'of {share}: family_full must refuse the fork')
     return g.ok(f'Alice kept {percent}%; Eve\'s family holds {family} slots')
 
 
@@ -211,23 +383,27 @@ FORKBENCH = re.compile(r'^forkbench pages=(\d+) fork=(\d+) round=(\d+) copy=(\d+
 COW_GROWTH_LIMIT = 2          # fork at 64 writable pages against 4: at most 2x
 
 
+def forkbench_said(b):
+    return any(FORKBENCH.match(r) for r in b.console)
+
+
 def fork_cost(image, pages):
     """p-forkbench's least sys_fork, in counter ticks, with `pages` writable
     pages; None if it printed none."""
-    b = g.boot(image, f'forkbench:{pages}', 400)
+    b = g.boot(image, f'forkbench:{pages}', g.LIMIT, until=forkbench_said)
     m = next((FORKBENCH.match(r) for r in b.console if FORKBENCH.match(r)), None)
     return (int(m.group(2)) if m else None), b
 
 
 def grade_16(image):
-    b, p = boot(image, 'fork', 40)
-    if bad := fork_failure(b, p):
-        return g.fail(bad.outcome, 'p-fork must still work: ' + bad.why)
+    b, p = fork_boot(image)
+    if bad := fork_failure(image, b, p):
+        return bad
     small, b4 = fork_cost(image, 4)
     large, b64 = fork_cost(image, 64)
     if small is None or large is None:
-        return g.fail('forkbench-failed', f'p-forkbench printed no figures: '
-                      f'{b4.what_happened()}, {b64.what_happened()}')
+        return g.fail('forkbench-failed', 'p-forkbench printed no figures: '
+                      + (b4 if small is None else b64).what_happened())
     growth = large / small
     if growth > COW_GROWTH_LIMIT:
         return g.fail('fork-copies-everything', f'fork copies every writable page at once: '

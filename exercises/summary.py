@@ -40,6 +40,7 @@ PROC_SLOT_SIZE = define('lib.hh', 'PROC_SLOT_SIZE')
 MAX_PROCS = define('lib.hh', 'MAX_PROCS')
 MEMSIZE_PHYSICAL = define('lib.hh', 'MEMSIZE_PHYSICAL')
 CONSOLE_ROWS = define('lib.hh', 'CONSOLE_ROWS')
+CONSOLE_COLUMNS = define('lib.hh', 'CONSOLE_COLUMNS')
 SYSNAME = define('lib.hh', 'SYSNAME')
 PAGESIZE = define('x86-64.h', 'PAGESIZE')
 # Alice and every Eve print a line every ITERATIONS_PER_LINE iterations,

@@ -381,7 +381,7 @@ return PTE_P | PTE_W | PTE_NX;'''),
                     what='runs the same process again when its slice is over',
                     body='run(current);       // does not return'),
     # The problem set's classic mistakes.
-    SimpleNamespace(n=12, region=16, tag='badfork', outcome='badfork', says='shares writable pages',
+    SimpleNamespace(n=16, tag='badfork', outcome='cow-shared', says='a copy of its own',
                     what='shares writable pages between parent and child at fork ("badfork")',
                     body='''static uintptr_t fork_writable_page(proc* child, uintptr_t va, uintptr_t pa, uint64_t& perm) {
     page_share(pa);
