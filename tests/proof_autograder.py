@@ -1,9 +1,7 @@
 """proof_autograder.py: Gradescope's autograder zip grades real uploads
 right (slow: every upload is built and booted; `make proof`)."""
 import os
-import shutil
 import subprocess
-import tempfile
 import zipfile
 
 import weensy
@@ -14,10 +12,7 @@ from weensy import test
       "loose 20/20, and a zipped folder with exercise 1 solved and a tampered grader and "
       "GNUmakefile 10/20, naming the files it did not use")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-autograder-')
-    try:
-        zip_path, out = weensy.make_autograder(tmp, '1,3')
-        t.check(zip_path, f'make autograder failed:\n{out}')
+    with weensy.autograder_zip(t, '1,3') as (tmp, zip_path):
         full = weensy.read('kernel.cc')
         r, out = weensy.autograde(zip_path, os.path.join(tmp, 'solved'), lambda sub: open(
             os.path.join(sub, 'kernel.cc'), 'w').write(full))
@@ -39,5 +34,3 @@ def _(t):
                 and 'not used' in r['output'] and 'exercises/grade.py' in r['output']
                 and 'GNUmakefile' in r['output'],
                 f'a zipped half-solved, tampered upload: {r}\n{out}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -766,10 +766,7 @@ def _(t):
       "build 0 with its errors once, and an upload with no kernel.cc 0 with a message saying what "
       "to upload (the graded uploads: tests/proof_autograder.py)")
 def _(t):
-    tmp = tempfile.mkdtemp(prefix='weensy-autograder-')
-    try:
-        zip_path, out = weensy.make_autograder(tmp, '1,3')
-        t.check(zip_path, f'make autograder failed:\n{out}')
+    with weensy.autograder_zip(t, '1,3') as (tmp, zip_path):
         with zipfile.ZipFile(zip_path) as z:
             names = z.namelist()
             t.check({'setup.sh', 'run_autograder', 'exercises/grade.py'} <= set(names), f'zip: {names}')
@@ -786,5 +783,3 @@ def _(t):
             os.path.join(sub, 'notes.txt'), 'w').write('hi'))
         t.check(r['score'] == 0 and 'no kernel.cc in the upload' in r['output'] and 'notes.txt' in r['output'],
                 f'an upload with no kernel: {r}\n{out}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

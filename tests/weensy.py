@@ -16,6 +16,7 @@ instruction addresses) is read from the sources and the build.
 Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
 """
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -217,12 +218,18 @@ def copy_sources(dest):
             shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
 
 
-def make_autograder(tmp, exercises):
-    """`make autograder EXERCISES=exercises` into tmp/autograder.zip; its
-    path, or None with make's output when it failed."""
-    zip_path = os.path.join(tmp, 'autograder.zip')
-    status, out, _ = run(make_command('-s', 'autograder', f'EXERCISES={exercises}', f'OUT={zip_path}'))
-    return (zip_path, out) if status == 0 else (None, out)
+@contextlib.contextmanager
+def autograder_zip(t, exercises):
+    """`make autograder EXERCISES=exercises` in a new temporary folder
+    (removed afterwards): (the folder, the zip's path)."""
+    tmp = tempfile.mkdtemp(prefix='weensy-autograder-')
+    try:
+        zip_path = os.path.join(tmp, 'autograder.zip')
+        status, out, _ = run(make_command('-s', 'autograder', f'EXERCISES={exercises}', f'OUT={zip_path}'))
+        t.check(status == 0, f'make autograder failed:\n{out}')
+        yield tmp, zip_path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def autograde(zip_path, root, upload):
