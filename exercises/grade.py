@@ -271,6 +271,7 @@ def boot_once(image, procs, ticks, respawn, vary, until):
         if gdb and os.path.exists(gdb):
             os.remove(gdb)
     output = v.unname(output) if v else output
+    keep_transcript(procs if v is None else v.unname(procs), q.returncode, output, stderr)
     return Boot(q.returncode, output, stderr, warmup)
 
 
@@ -382,6 +383,26 @@ def end_at_next_tick(path, ticks, base):
                 packet(s, b'D')     # detach: the machine runs on
     except (OSError, StopIteration, ValueError):
         pass                        # the run ends at its limit instead
+
+
+def keep_transcript(procs, status, output, stderr):
+    """With --transcripts DIR, a boot that did not power off normally
+    (a panic, a hang, a reset) is kept as DIR/exercise-N-boot-K.txt: the
+    whole log for the course's staff."""
+    folder, n = getattr(_local, 'transcripts', None), getattr(_local, 'exercise', None)
+    if not folder or status == 0:
+        return
+    with _transcript_lock:
+        os.makedirs(folder, exist_ok=True)
+        k = 1
+        while os.path.exists(os.path.join(folder, f'exercise-{n}-boot-{k}.txt')):
+            k += 1
+        with open(os.path.join(folder, f'exercise-{n}-boot-{k}.txt'), 'w') as f:
+            f.write(f'exercise {n}: PROCS="{procs}", run-qemu headless exited {status}\n\n'
+                    f'{output}{stderr}')
+
+
+_transcript_lock = threading.Lock()
 
 
 def vary_eve(token, lines):
@@ -733,17 +754,19 @@ from grade_pset import join_pset  # noqa: E402  (the problem set: exercises 10-1
 join_pset(globals())
 
 
-def grade(image, numbers, variants=True, seed=None):
+def grade(image, numbers, variants=True, seed=None, transcripts=None):
     """{exercise number: Result} for the kernel image `image` (relative to
     the repository root). With variants (the default), the attacks are
     this run's variants, from `seed` (random if None). The exercises that
     `numbers` need (the catalog's needs:) are graded too: while one fails,
-    the exercises that need it fail as well, naming it (needs_first)."""
+    the exercises that need it fail as well, naming it (needs_first).
+    `transcripts`: a folder for the logs of boots that failed
+    (keep_transcript)."""
     run = GradingRun(seed if seed is not None else random.randrange(2**32)) if variants else None
     graded = prerequisites_of(numbers)
 
     def one(n):
-        _local.run = run
+        _local.run, _local.exercise, _local.transcripts = run, n, transcripts
         try:
             return n, GRADERS[n](image)
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as e:
@@ -949,6 +972,8 @@ def parse_args(args):
     p.add_argument('--verbatim', action='store_true',
                    help="boot the handout's attacks as they are (no variants)")
     p.add_argument('--seed', type=int, metavar='N', help="replay the variants of seed N")
+    p.add_argument('--transcripts', metavar='DIR',
+                   help='keep the whole log of every boot that panicked, hung or reset in DIR')
     p.add_argument('--summary', nargs='+', metavar='RESULTS',
                    help='print a Markdown table of these results.json files (a CI job\'s '
                    'summary), and grade nothing')
@@ -1011,7 +1036,8 @@ def main(argv):
             return 1
     print(f'Grading {image}, exercises {describe_numbers(numbers)}: each boots its attack '
           'beside Alice' + (f' (variants: seed {seed})' if seed is not None else ''), flush=True)
-    results = grade(image, numbers, not a.verbatim, seed)
+    results = grade(image, numbers, not a.verbatim, seed,
+                    a.transcripts and os.path.abspath(a.transcripts))
     passed = report(numbers, results, given)
     if results_path:
         write_results(results_path, numbers, results, time.monotonic() - started, seed=seed)

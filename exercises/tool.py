@@ -8,6 +8,9 @@ from the finished kernel, so that neither can drift from the solutions.
                                                  exercises LIST ("1-3,5";
                                                  default: all, or the set of
                                                  the handout updated)
+    python3 exercises/tool.py autograder OUT [LIST]  Gradescope's autograder
+                                                 zip: the handout of LIST,
+                                                 setup.sh, run_autograder
     python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
                                                  K and later replaced by the
                                                  lecture's starting code
@@ -25,7 +28,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -223,14 +228,78 @@ def handout(dest, numbers=None):
                         'choose a new path (make handout DIR=path)')
     numbers = numbers or [e.number for e in EXERCISES]
     write_handout(dest, numbers)
-    leaked = [line for line in solution_lines(ROOT, numbers) if handout_contains(dest, line)]
-    if leaked:
+    try:
+        check_no_solution(dest, numbers)
+    except ToolError:
         if update:
             git(dest, 'reset', '-q', '--hard')
         else:
             shutil.rmtree(dest)
-        raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
+        raise
     return commit(dest, update)
+
+
+def check_no_solution(dest, numbers):
+    leaked = [line for line in solution_lines(ROOT, numbers) if handout_contains(dest, line)]
+    if leaked:
+        raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
+
+
+# Gradescope runs these two from the autograder zip (the handout's tree
+# beside them): setup.sh once, on its Ubuntu 22.04 image, as root;
+# run_autograder for every submission, which it puts in ROOT/submission.
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope's setup.sh (written by make autograder): installs what grading
+# needs, and nothing else, on the autograder image.
+set -euo pipefail
+cd "${AUTOGRADER_ROOT:-/autograder}/source"
+./setup --grade
+"""
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope's run_autograder (written by make autograder): grades the
+# upload in $ROOT/submission with the course's graders and programs (the
+# handout in $ROOT/source), into $ROOT/results/results.json. ROOT is
+# /autograder, or AUTOGRADER_ROOT when set (a local run).
+root=${AUTOGRADER_ROOT:-/autograder}
+cd "$root/source" || exit 1
+python3 exercises/batch.py --autograder "$root"
+status=$?
+# Even a grader that could not start leaves a results.json behind.
+if [ $status != 0 ] && [ ! -s "$root/results/results.json" ]; then
+    mkdir -p "$root/results"
+    printf '{"score": 0, "output_format": "text", "output": "The autograder itself failed (exit status %s): your kernel is not at fault; tell your course staff."}\n' \
+        "$status" > "$root/results/results.json"
+fi
+"""
+# What the zip's grading needs that a handout may leave out.
+AUTOGRADER_TOOLS = ('exercises/batch.py', 'exercises/tool.py', 'exercises/catalog.py',
+                    'exercises/summary.py', 'exercises/grade.py')
+
+
+def autograder(out, numbers=None):
+    """Writes Gradescope's autograder zip `out`: the handout of exercises
+    `numbers` (the course's graders and programs, the solutions replaced
+    by starting code), setup.sh and run_autograder."""
+    numbers = numbers or [e.number for e in EXERCISES]
+    tree = tempfile.mkdtemp(prefix='weensy-autograder-')
+    try:
+        write_handout(tree, numbers)
+        for f in AUTOGRADER_TOOLS:
+            if not os.path.exists(os.path.join(tree, f)):
+                shutil.copy2(os.path.join(ROOT, f), os.path.join(tree, f))
+        for name, text in (('setup.sh', SETUP_SH), ('run_autograder', RUN_AUTOGRADER)):
+            with open(os.path.join(tree, name), 'w') as f:
+                f.write(text)
+            os.chmod(os.path.join(tree, name), 0o755)
+        check_no_solution(tree, numbers)
+        with zipfile.ZipFile(out + '.tmp', 'w', zipfile.ZIP_DEFLATED) as z:
+            for d, dirs, names in os.walk(tree):
+                dirs.sort()
+                for n in sorted(names):
+                    z.write(os.path.join(d, n), os.path.relpath(os.path.join(d, n), tree))
+        os.replace(out + '.tmp', out)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
 
 
 def write_handout(dest, numbers):
@@ -442,6 +511,10 @@ def main(argv):
     h.add_argument('exercises', nargs='?', default='', metavar='LIST',
                    help='the exercises handed out ("1-3,5"; default: all, or the set of the '
                    'handout updated); the others come solved')
+    z = sub.add_parser('autograder', help="Gradescope's autograder zip OUT: the handout of "
+                       'LIST, setup.sh and run_autograder')
+    z.add_argument('out', metavar='OUT')
+    z.add_argument('exercises', nargs='?', default='', metavar='LIST')
     b = sub.add_parser('before', help='SRC with exercises K and later replaced by the '
                        'lecture\'s starting code, into OUT')
     b.add_argument('k', type=int, metavar='K')
@@ -452,13 +525,19 @@ def main(argv):
     lb.add_argument('attack', metavar='ATTACK')
     a = p.parse_args(argv[1:])
     try:
-        if a.command == 'handout':
+        if a.command in ('handout', 'autograder'):
             try:
                 numbers = parse_numbers(a.exercises) if a.exercises else None
             except ValueError as e:
                 raise ToolError(f'EXERCISES={a.exercises}: {e}')
+        if a.command == 'handout':
             done = handout(a.dir, numbers)
             print(f'wrote the handout to {a.dir} ({done}): cd {a.dir} && make grade')
+        elif a.command == 'autograder':
+            autograder(a.out, numbers)
+            print(f"wrote {a.out}: Gradescope's autograder (exercises "
+                  f"{describe_numbers(numbers or [e.number for e in EXERCISES])}); "
+                  'upload it as the assignment\'s autograder (README: "For a course")')
         elif a.command == 'before':
             before(a.k, a.src, a.out)
         else:

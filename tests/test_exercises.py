@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import zipfile
 from types import SimpleNamespace
 
 import yaml
@@ -758,3 +759,27 @@ def _(t):
                           ('02-half', 'exercise 5:')):
             t.check(why in rows[name]['first reason'], f'{name}: first reason {rows[name]["first reason"]!r}')
         t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')
+
+
+@test("make autograder: the zip has setup.sh, run_autograder and the handout's kernel.cc, no "
+      "solution; run against a simulated root (AUTOGRADER_ROOT) it scores a kernel that does not "
+      "build 0 with its errors once, and an upload with no kernel.cc 0 with a message saying what "
+      "to upload (the graded uploads: tests/proof_autograder.py)")
+def _(t):
+    with weensy.autograder_zip(t, '1,3') as (tmp, zip_path):
+        with zipfile.ZipFile(zip_path) as z:
+            names = z.namelist()
+            t.check({'setup.sh', 'run_autograder', 'exercises/grade.py'} <= set(names), f'zip: {names}')
+            t.check('./setup --grade' in z.read('setup.sh').decode(), 'setup.sh does not install')
+            kernel = z.read('kernel.cc').decode()
+        t.check('TODO' in kernel, 'the zip\'s kernel.cc is not the handout\'s')
+        full = weensy.read('kernel.cc')
+        r, out = weensy.autograde(zip_path, os.path.join(tmp, 'broken'), lambda sub: open(
+            os.path.join(sub, 'kernel.cc'), 'w').write(full + '\nint broken_here = ;\n'))
+        t.check(r['score'] == 0 and 'kernel.cc:' in r['output'] and 'error' in r['output']
+                and all('kernel.cc:' not in x['output'] for x in r['tests']),
+                f'a kernel that does not build (its errors once, at the top): {r}\n{out}')
+        r, out = weensy.autograde(zip_path, os.path.join(tmp, 'nothing'), lambda sub: open(
+            os.path.join(sub, 'notes.txt'), 'w').write('hi'))
+        t.check(r['score'] == 0 and 'no kernel.cc in the upload' in r['output'] and 'notes.txt' in r['output'],
+                f'an upload with no kernel: {r}\n{out}')

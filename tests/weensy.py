@@ -16,6 +16,8 @@ instruction addresses) is read from the sources and the build.
 Boots run in parallel (tests/run.py), at most one QEMU per core at a time.
 """
 import atexit
+import contextlib
+import json
 import os
 import re
 import shlex
@@ -214,6 +216,37 @@ def copy_sources(dest):
         if os.path.isfile(os.path.join(ROOT, name)):
             os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, name), os.path.join(dest, name))
+
+
+@contextlib.contextmanager
+def autograder_zip(t, exercises):
+    """`make autograder EXERCISES=exercises` in a new temporary folder
+    (removed afterwards): (the folder, the zip's path)."""
+    tmp = tempfile.mkdtemp(prefix='weensy-autograder-')
+    try:
+        zip_path = os.path.join(tmp, 'autograder.zip')
+        status, out, _ = run(make_command('-s', 'autograder', f'EXERCISES={exercises}', f'OUT={zip_path}'))
+        t.check(status == 0, f'make autograder failed:\n{out}')
+        yield tmp, zip_path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def autograde(zip_path, root, upload):
+    """Gradescope's run of autograder zip `zip_path` in the simulated root
+    `root` (AUTOGRADER_ROOT): unpacked into root/source, `upload(folder)`
+    fills root/submission, run_autograder grades it. (results.json as a
+    dict, run_autograder's output)."""
+    os.makedirs(os.path.join(root, 'source'))
+    # As Gradescope unpacks it: with the files' modes.
+    subprocess.run(['unzip', '-q', zip_path, '-d', os.path.join(root, 'source')], check=True)
+    os.makedirs(os.path.join(root, 'submission'))
+    upload(os.path.join(root, 'submission'))
+    with qemu_slots:
+        _, out, _ = run([os.path.join(root, 'source', 'run_autograder')], cwd=root, timeout=300,
+                        run_settings={'AUTOGRADER_ROOT': root})
+    with open(os.path.join(root, 'results', 'results.json')) as f:
+        return json.load(f), out
 
 
 def fresh_copy(prefix='weensyos-copy-'):
