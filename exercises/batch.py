@@ -15,7 +15,6 @@ panics or lacks files is scored and named, and the batch goes on.
 """
 import concurrent.futures
 import csv
-import fnmatch
 import json
 import os
 import shutil
@@ -28,19 +27,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import EXERCISES, by_number, parse_numbers  # noqa: E402
+from catalog import EXERCISES, by_number, parse_numbers, student_file  # noqa: E402
 from summary import clean_env  # noqa: E402
 import tool  # noqa: E402
 
-# The files a submission supplies: the kernel (the student's to change as
-# they see fit) and each exercise's file. Everything else is the course's.
-KERNEL_FILES = ('kernel.cc', 'kernel.hh', 'k-*.cc', 'k-*.hh', 'k-*.S')
 TIME_LIMIT = 300                    # seconds per submission, build included
-
-
-def student_file(path):
-    return '/' not in path and (any(fnmatch.fnmatch(path, p) for p in KERNEL_FILES)
-                                or path in {e.file for e in EXERCISES})
 
 
 def submission_files(sub):

@@ -1,5 +1,6 @@
 """catalog.py: reads exercises/catalog.txt, the list of the WeensyOS
 exercises (see that file for what each field means)."""
+import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -119,3 +120,15 @@ def describe_numbers(numbers):
         else:
             runs.append([n, n])
     return ','.join(f'{a}-{b}' if b > a else f'{a}' for a, b in runs)
+
+
+# The files a submission supplies: the kernel (the student's to change as
+# they see fit) and each exercise's file. Everything else is the course's:
+# batch grading and the autograder take only these from a submission, and
+# a handout's Classroom workflow checks every other file's checksum.
+KERNEL_FILES = ('kernel.cc', 'kernel.hh', 'k-*.cc', 'k-*.hh', 'k-*.S')
+
+
+def student_file(path):
+    return '/' not in path and (any(fnmatch.fnmatch(path, p) for p in KERNEL_FILES)
+                                or path in {e.file for e in EXERCISES})

@@ -11,13 +11,7 @@ on every run: every program under another name, Eve's warm-up, and the
 kernel address she attacks (see Variants below). A kernel that recognises
 the handout's attacks by name, timing or exact address gains nothing.
 
-    python3 exercises/grade.py [--exercises LIST] [--results PATH] [N ...]
-        LIST: "1-3,5" (default: the handout's set, or every exercise);
-        PATH: also write Gradescope's results.json there
-    python3 exercises/grade.py --image DIR ...    grade DIR/weensyos.img
-                                                  (built elsewhere)
-    python3 exercises/grade.py --verbatim ...     boot the handout's attacks
-                                                  as they are (no variants)
+    python3 exercises/grade.py --help             the options
     python3 exercises/grade.py --batch DIR ...    every submission in DIR
                                                   (exercises/batch.py)
 """
@@ -36,11 +30,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import EXERCISES, by_number, describe_numbers, parse_numbers  # noqa: E402
+from catalog import EXERCISES, by_number, describe_numbers, parse_numbers, student_file  # noqa: E402
 # define, slot, slot_start: also for the graders that import this module.
-from summary import (CALLS_PER_LINE, CONSOLE_ADDR, CONSOLE_COLUMNS, CONSOLE_ROWS, EVE_WARMUP, KERNEL_RANGE,  # noqa: E402,F401
-                     PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary, clean_env, define,
-                     slot, slot_start)
+from summary import (CALLS_PER_LINE, CONSOLE_ADDR, CONSOLE_COLUMNS, CONSOLE_ROWS, EVE_WARMUP,  # noqa: E402,F401
+                     KERNEL_RANGE, Options, PAGESIZE, PROC_SLOT_SIZE, STEADY_CLOCK, Proc, Summary,
+                     clean_env, define, slot, slot_start)
 
 # Run as a script, this module is __main__; a grader module that imports
 # `grade` (the problem set's) must get this one, not a second copy.
@@ -841,6 +835,28 @@ def build():
     return None if r.returncode == 0 else r.stdout
 
 
+DIAGNOSTIC = re.compile(r'^(\S+?):\d+:(\d+:)? (fatal error|error|warning|note):')
+
+
+def first_errors(output, most=5):
+    """The compiler's first `most` errors, each with the lines that follow
+    it (the code, the caret), those in the student's own files first; or,
+    when no line is an error (a link or make failure), its last lines."""
+    blocks, block = [], None
+    for line in output.strip().splitlines():
+        m = DIAGNOSTIC.match(line)
+        if m:
+            block = [line] if m.group(3) in ('error', 'fatal error') else None
+            if block:
+                blocks.append((m.group(1), block))
+        elif block is not None and not line.startswith(('make', 'In file included', '   from')):
+            block.append(line)
+    if not blocks:
+        return output.strip().splitlines()[-15:]
+    blocks.sort(key=lambda b: not student_file(os.path.normpath(b[0])))
+    return [line for _, b in blocks[:most] for line in b[:4]]
+
+
 def handed_out():
     """The exercises this tree hands out: the handout's set (its stamp's
     `exercises:` line), or every exercise in the full tree."""
@@ -878,9 +894,14 @@ def report(numbers, results, given=()):
     return passed == len(numbers)
 
 
-def results_json(numbers, results, seconds, note=''):
+NOT_BUILT = 'not graded: the kernel does not build (the compiler\'s words are at the top)'
+
+
+def results_json(numbers, results, seconds, note='', seed=None):
     """Gradescope's autograder results.json: one test per exercise (name,
-    number, score, max_score, status, output) and the total score."""
+    number, score, max_score, status, output), the total score, shown as
+    plain text (output_format), with the variants' seed recorded. `note`,
+    when given, is the top-level output (a build failure, said once)."""
     tests = []
     for n in numbers:
         ex = by_number(n)
@@ -892,18 +913,74 @@ def results_json(numbers, results, seconds, note=''):
             'score': float(ex.points if passed else 0),
             'max_score': float(ex.points),
             'status': 'passed' if passed else 'failed',
-            'output': (r.why or 'ok') if passed else (r.why if r else note or 'not graded'),
+            'output': (r.why or 'ok') if passed else (r.why if r else NOT_BUILT),
         })
-    return {'score': sum(t['score'] for t in tests), 'execution_time': int(round(seconds)),
-            'output': note or f'{sum(t["status"] == "passed" for t in tests)} of {len(tests)} '
-                              'exercises passed', 'tests': tests}
+    passed = sum(t['status'] == 'passed' for t in tests)
+    output = note or f'{passed} of {len(tests)} exercises passed'
+    out = {'score': sum(t['score'] for t in tests), 'execution_time': int(round(seconds)),
+           'output': output, 'output_format': 'text', 'test_output_format': 'text',
+           'tests': tests}
+    if seed is not None:
+        out['output'] += (f'\nThe attacks were this run\'s variants, seed {seed} '
+                          f'(exercises/grade.py --seed {seed} replays them).')
+        out['extra_data'] = {'seed': seed}
+    return out
 
 
-def write_results(path, numbers, results, seconds, note=''):
+def write_results(path, numbers, results, seconds, note='', seed=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + '.tmp', 'w') as f:
-        json.dump(results_json(numbers, results, seconds, note), f, indent=2)
+        json.dump(results_json(numbers, results, seconds, note, seed), f, indent=2)
         f.write('\n')
     os.replace(path + '.tmp', path)
+
+
+def parse_args(args):
+    """The command line (argparse: --help, and a one-line error for a bad
+    option)."""
+    p = Options(
+        prog='exercises/grade.py', description='Grades the WeensyOS exercises (make grade).',
+        epilog='python3 exercises/grade.py --batch DIR --help: batch grading (make grade-all).')
+    p.add_argument('numbers', nargs='*', metavar='N', help='exercises to grade (as --exercises)')
+    p.add_argument('--exercises', metavar='LIST',
+                   help='"1-3,5" (default: the handout\'s set, or every exercise)')
+    p.add_argument('--results', metavar='PATH', help="also write Gradescope's results.json there")
+    p.add_argument('--image', metavar='DIR', help='grade DIR/weensyos.img (built elsewhere)')
+    p.add_argument('--verbatim', action='store_true',
+                   help="boot the handout's attacks as they are (no variants)")
+    p.add_argument('--seed', type=int, metavar='N', help="replay the variants of seed N")
+    p.add_argument('--summary', nargs='+', metavar='RESULTS',
+                   help='print a Markdown table of these results.json files (a CI job\'s '
+                   'summary), and grade nothing')
+    a = p.parse_args(args)
+    listed = ','.join(a.numbers) if a.numbers else a.exercises
+    try:
+        a.numbers = parse_numbers(listed) if listed and listed.strip() else None
+    except ValueError as e:
+        p.error(f'exercises "{listed}": {e}')
+    return a
+
+
+def summary_table(paths):
+    """A Markdown table of the exercises in results.json files `paths` (one
+    per Classroom test): points and the grader's sentence; a file that is
+    missing is an exercise not graded."""
+    rows, score, total = [], 0, 0
+    for path in paths:
+        try:
+            with open(path) as f:
+                tests = json.load(f)['tests']
+        except (OSError, ValueError, KeyError):
+            rows.append(f'| {os.path.basename(path)} | | not graded (the step did not run) |')
+            continue
+        for t in tests:
+            score, total = score + t['score'], total + t['max_score']
+            said = ' '.join(t['output'].split()).replace('|', '\\|')
+            verdict = 'ok' if t['status'] == 'passed' else 'FAIL'
+            rows.append(f'| {t["name"]} | {t["score"]:g}/{t["max_score"]:g} | '
+                        + (verdict if said == 'ok' else f'{verdict}: {said}') + ' |')
+    return '\n'.join([f'### WeensyOS: {score:g}/{total:g}', '', '| exercise | points | |',
+                      '|---|---|---|'] + rows)
 
 
 def main(argv):
@@ -911,47 +988,33 @@ def main(argv):
     if args[:1] == ['--batch']:
         import batch
         return batch.main(args[1:])
-    image, results_path, listed, variants, seed = 'weensyos.img', None, None, True, None
-    try:
-        while args[:1] and args[0].startswith('--'):
-            opt = args.pop(0)
-            if opt == '--image':
-                image = os.path.join(args.pop(0), 'weensyos.img')
-            elif opt == '--results':
-                results_path = os.path.abspath(args.pop(0))
-            elif opt == '--exercises':
-                listed = args.pop(0)
-            elif opt == '--verbatim':
-                variants = False
-            elif opt == '--seed':
-                seed = int(args.pop(0))
-            else:
-                raise ValueError(f'unknown option {opt}')
-        handout_set = handed_out()
-        if args:
-            listed = ','.join(args)
-        numbers = parse_numbers(listed) if listed and listed.strip() else handout_set
-    except (ValueError, IndexError) as e:
-        print(f'grade.py: {e or "an option lacks its value"}\n\n{__doc__.strip()}', file=sys.stderr)
-        return 2
+    a = parse_args(args)
+    if a.summary:
+        print(summary_table(a.summary))
+        return 0
+    handout_set = handed_out()
+    numbers = a.numbers or handout_set
+    image = os.path.join(a.image, 'weensyos.img') if a.image else 'weensyos.img'
+    results_path = a.results and os.path.abspath(a.results)
+    seed = None if a.verbatim else (a.seed if a.seed is not None else random.randrange(2**32))
     given = [e.number for e in EXERCISES if e.number not in handout_set]
     started = time.monotonic()
     if image == 'weensyos.img':
         errors = build()
         if errors is not None:
-            print('The kernel does not build; the compiler said:')
-            print('\n'.join('  ' + l for l in errors.strip().splitlines()[-25:]))
+            quoted = '\n'.join('  ' + l for l in first_errors(errors))
+            print('The kernel does not build; the compiler said:\n' + quoted)
             report(numbers, {}, given)
             if results_path:
                 write_results(results_path, numbers, {}, time.monotonic() - started,
-                              'The kernel does not build:\n' + errors.strip()[-3000:])
+                              'The kernel does not build; the compiler said:\n' + quoted)
             return 1
     print(f'Grading {image}, exercises {describe_numbers(numbers)}: each boots its attack '
-          'beside Alice', flush=True)
-    results = grade(image, numbers, variants, seed)
+          'beside Alice' + (f' (variants: seed {seed})' if seed is not None else ''), flush=True)
+    results = grade(image, numbers, not a.verbatim, seed)
     passed = report(numbers, results, given)
     if results_path:
-        write_results(results_path, numbers, results, time.monotonic() - started)
+        write_results(results_path, numbers, results, time.monotonic() - started, seed=seed)
     return 0 if passed else 1
 
 

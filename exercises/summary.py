@@ -6,6 +6,7 @@ prints (the CONTRACT's "Headless runs").
 
 Nothing here is typed twice: a number the kernel or a program defines is
 read from its header, so a change there reaches both readers."""
+import argparse
 import os
 import re
 
@@ -202,3 +203,13 @@ class Summary:
 
     def screen_has(self, text):
         return any(text in row for row in self.console)
+
+
+# ---- The command line of every tool (grade.py, batch.py, tool.py, tests/) ----
+
+class Options(argparse.ArgumentParser):
+    """argparse with --help, whose error for a bad option or value is one
+    line: `PROG: WHAT (PROG --help lists the options)`, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: {message} ({self.prog} --help lists the options)\n')

@@ -2,10 +2,12 @@
 """tool.py: makes the student handout and the lecture's "before" kernels
 from the finished kernel, so that neither can drift from the solutions.
 
-    python3 exercises/tool.py handout DIR [LIST] the student tree, in DIR,
-                                                 handing out exercises LIST
-                                                 ("1-3,5"; default: all), the
-                                                 others given solved
+    python3 exercises/tool.py handout DIR [LIST] the student tree, in DIR (new,
+                                                 empty, or a handout repository
+                                                 to update), handing out
+                                                 exercises LIST ("1-3,5";
+                                                 default: all, or the set of
+                                                 the handout updated)
     python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
                                                  K and later replaced by the
                                                  lecture's starting code
@@ -17,7 +19,7 @@ A solution is the code between `// Exercise N (title)` and
 `// End of exercise N` (see catalog.py); both lines stay, so the student
 knows where to work and the grader can still find the places.
 """
-import json
+import hashlib
 import os
 import re
 import shutil
@@ -29,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from catalog import (EXERCISES, HANDOUT_SAYS, by_number, describe_numbers,  # noqa: E402
-                     parse_numbers)
+                     parse_numbers, student_file)
+from summary import Options  # noqa: E402
 
 # Written into every handout; its presence says "this tree is a handout".
 HANDOUT_STAMP = 'exercises/handout.txt'
@@ -37,9 +40,9 @@ HANDOUT_STAMP = 'exercises/handout.txt'
 # hostile programs (which test the solutions), CI, and the instructors'
 # README (the handout gets its own).
 HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md')
-# What a handout adds: its README (from handout-README.md), its CI.
-HANDOUT_CI = {'.github/workflows/grade.yml': 'handout-grade.yml',
-              '.github/classroom/autograding.json': None}
+# What a handout adds: its README (from handout-README.md) and GitHub
+# Classroom's autograding workflow (classroom_workflow()).
+CLASSROOM_WORKFLOW = '.github/workflows/classroom.yml'
 
 
 class ToolError(Exception):
@@ -193,18 +196,44 @@ def tracked_files(root):
     except (OSError, subprocess.CalledProcessError):
         files = []
         for d, dirs, names in os.walk(root):
-            dirs[:] = [x for x in dirs if x not in ('.git', 'obj')]
+            dirs[:] = [x for x in dirs if x not in ('.git', 'obj', '__pycache__')]
             files += [os.path.relpath(os.path.join(d, n), root) for n in names]
         return files
 
 
 def handout(dest, numbers=None):
-    numbers = numbers or [e.number for e in EXERCISES]
+    """Writes the handout of exercises `numbers` into `dest`: a new or
+    empty folder (a git repository with one commit), or a handout
+    repository made before, to which the new handout is one more commit
+    that its students can pull and merge."""
     if os.path.exists(os.path.join(ROOT, HANDOUT_STAMP)):
         raise ToolError('this tree is itself a handout: make the handout from the full tree')
-    if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
-        raise ToolError(f'{dest} exists and is not an empty folder: '
+    update = handout_repository(dest)
+    if update:
+        status = git(dest, 'status', '--porcelain', '--untracked-files=no')
+        if status.strip():
+            raise ToolError(f'{dest} is a handout repository with uncommitted changes: '
+                            'commit or discard them first (git -C DIR status)')
+        numbers = numbers or stamped_numbers(dest)
+        for f in git(dest, 'ls-files', '-z').split('\0'):
+            if f and os.path.lexists(os.path.join(dest, f)):
+                os.remove(os.path.join(dest, f))
+    elif os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
+        raise ToolError(f'{dest} exists and is not an empty folder, nor a handout repository: '
                         'choose a new path (make handout DIR=path)')
+    numbers = numbers or [e.number for e in EXERCISES]
+    write_handout(dest, numbers)
+    leaked = [line for line in solution_lines(ROOT, numbers) if handout_contains(dest, line)]
+    if leaked:
+        if update:
+            git(dest, 'reset', '-q', '--hard')
+        else:
+            shutil.rmtree(dest)
+        raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
+    return commit(dest, update)
+
+
+def write_handout(dest, numbers):
     ex_files = {e.file for e in EXERCISES} | {f for f, _, _ in HANDOUT_SAYS}
     os.makedirs(dest, exist_ok=True)
     for f in tracked_files(ROOT):
@@ -222,29 +251,31 @@ def handout(dest, numbers=None):
             shutil.copy2(os.path.join(ROOT, f), target)
     with open(os.path.join(dest, 'README.md'), 'w') as out:
         out.write(handout_readme(numbers))
-    for f, template in HANDOUT_CI.items():
-        os.makedirs(os.path.dirname(os.path.join(dest, f)), exist_ok=True)
-        with open(os.path.join(dest, f), 'w') as out:
-            if template:
-                with open(os.path.join(HERE, template)) as src:
-                    out.write(src.read())
-            else:
-                json.dump(classroom_autograding(numbers), out, indent=2)
-                out.write('\n')
     with open(os.path.join(dest, HANDOUT_STAMP), 'w') as out:
         out.write('This tree is a WeensyOS student handout, made by `make handout`.\n'
                   'The exercises below start from the lecture\'s starting code, the others\n'
                   'come solved; `make grade` grades these (see README.md).\n'
                   f'exercises: {describe_numbers(numbers)}\n')
-    leaked = [line for line in solution_lines(ROOT, numbers) if handout_contains(dest, line)]
-    if leaked:
-        shutil.rmtree(dest)
-        raise ToolError('solution text would leak into the handout: ' + '; '.join(leaked[:3]))
-    commit(dest)
+    # Last: it holds the checksums of the files above.
+    os.makedirs(os.path.dirname(os.path.join(dest, CLASSROOM_WORKFLOW)), exist_ok=True)
+    with open(os.path.join(dest, CLASSROOM_WORKFLOW), 'w') as out:
+        out.write(classroom_workflow(dest, numbers))
+
+
+def handout_repository(dest):
+    return os.path.isfile(os.path.join(dest, HANDOUT_STAMP)) \
+        and os.path.exists(os.path.join(dest, '.git'))
+
+
+def stamped_numbers(dest):
+    with open(os.path.join(dest, HANDOUT_STAMP)) as f:
+        m = re.search(r'^exercises: (.*)$', f.read(), re.M)
+    return parse_numbers(m.group(1)) if m else None
 
 
 def handout_contains(dest, line):
-    for d, _, names in os.walk(dest):
+    for d, dirs, names in os.walk(dest):
+        dirs[:] = [x for x in dirs if x not in ('.git', 'obj')]
         for n in names:
             try:
                 with open(os.path.join(d, n), errors='replace') as f:
@@ -255,16 +286,31 @@ def handout_contains(dest, line):
     return False
 
 
-def commit(dest):
-    """Makes `dest` a git repository with one commit, so that `git diff`
-    shows the student's own work. Without git, says so and goes on."""
-    git = ['git', '-c', 'user.name=WeensyOS handout', '-c', 'user.email=handout@weensyos.invalid',
-           '-c', 'init.defaultBranch=main']
+GIT_AS_HANDOUT = ['-c', 'user.name=WeensyOS handout', '-c', 'user.email=handout@weensyos.invalid',
+                  '-c', 'init.defaultBranch=main']
+
+
+def git(dest, *args):
+    return subprocess.run(['git', *GIT_AS_HANDOUT, *args], cwd=dest, check=True,
+                          stdout=subprocess.PIPE, errors='replace').stdout
+
+
+def commit(dest, update=False):
+    """Commits the handout in `dest`: its first commit (a new git
+    repository, so that `git diff` shows the student's own work), or an
+    update on top of the last one. Without git, says so and goes on.
+    Returns what it did, for the message."""
     try:
-        for args in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'WeensyOS handout']):
-            subprocess.run(git + args, cwd=dest, check=True, stdout=subprocess.DEVNULL)
+        if not update:
+            git(dest, 'init', '-q')
+        git(dest, 'add', '-A')
+        if update and not git(dest, 'status', '--porcelain').strip():
+            return 'nothing changed since its last commit'
+        git(dest, 'commit', '-q', '-m', 'WeensyOS handout update' if update else 'WeensyOS handout')
+        return 'one more commit: students pull it and merge' if update else 'a new repository'
     except (OSError, subprocess.CalledProcessError) as e:
         print(f'note: the handout is not a git repository ({e})', file=sys.stderr)
+        return 'not committed'
 
 
 def handout_readme(numbers):
@@ -282,18 +328,86 @@ def handout_readme(numbers):
             .replace('{{EXERCISES}}', describe_numbers(numbers)))
 
 
-def classroom_autograding(numbers):
-    """GitHub Classroom's .github/classroom/autograding.json: one test per
-    exercise handed out, each `make grade EXERCISES=N` with its points,
-    passing when the grader's last line says so."""
-    tests = []
-    for i, n in enumerate(numbers):
+def protected_files(dest):
+    """The handout's files that are the course's, not the student's: every
+    one but the student's (catalog.student_file), the README and the
+    workflows (which cannot hold their own checksum)."""
+    out = []
+    for d, dirs, names in os.walk(dest):
+        dirs[:] = [x for x in dirs if x not in ('.git', 'obj', '.github')]
+        for n in names:
+            f = os.path.relpath(os.path.join(d, n), dest)
+            if not student_file(f) and f not in ('README.md', '.gitignore'):
+                out.append(f)
+    return sorted(out)
+
+
+def sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def classroom_workflow(dest, numbers):
+    """GitHub Classroom's autograding workflow for the handout in `dest`:
+    on every push, the course's files are checked against their checksums
+    (a changed grader, program or GNUmakefile is named and grading
+    refused), then one command test per exercise handed out (`make grade
+    EXERCISES=N`, its exit status the verdict, its points), the reporter
+    that sends the score to Classroom, and a table of the exercises in the
+    job's summary."""
+    ids = [f'exercise{n}' for n in numbers]
+    sums = ''.join(f'          {sha256(os.path.join(dest, f))}  {f}\n'
+                   for f in protected_files(dest))
+    steps = ''
+    for n in numbers:
         ex = by_number(n)
-        tests.append({'name': f'exercise {n}: {ex.title}', 'setup': './setup' if i == 0 else '',
-                      'run': f'make grade EXERCISES={n}', 'input': '',
-                      'output': '1 passed, 0 failed', 'comparison': 'included', 'timeout': 10,
-                      'points': ex.points})
-    return {'tests': tests}
+        steps += f"""      - name: "exercise {n}: {ex.title}"
+        id: exercise{n}
+        uses: classroom-resources/autograding-command-grader@v1
+        with:
+          test-name: "exercise {n}: {ex.title}"
+          command: make grade EXERCISES={n} RESULTS=obj/results-{n}.json
+          timeout: 10
+          max-score: {ex.points}
+"""
+    env = ''.join(f'          {i.upper()}_RESULTS: "${{{{ steps.{i}.outputs.result }}}}"\n'
+                  for i in ids)
+    return f"""# GitHub Classroom's autograding, written by `make handout` from the
+# course's catalog. On every push: the course's files are checked against
+# the checksums below (the grader, the programs and the GNUmakefile are the
+# course's: a changed one is named and nothing is graded), then each
+# exercise is a test worth its points (make grade EXERCISES=N: its exit
+# status is the verdict), the reporter sends the score to Classroom, and
+# the job's summary shows a row per exercise with the grader's sentence.
+name: Autograding Tests
+on: [push, workflow_dispatch, repository_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  run-autograding-tests:
+    runs-on: ubuntu-latest
+    if: github.actor != 'github-classroom[bot]'
+    timeout-minutes: 30
+    steps:
+      - name: Check out the submission
+        uses: actions/checkout@v6
+      - name: Check that the course's files are unchanged
+        run: |
+          sha256sum --check --quiet <<'END' || {{ echo "These files are the course's, and differ from the handout's: restore them (git checkout origin/main -- FILE) to be graded."; exit 1; }}
+{sums}          END
+      - name: Install what grading needs
+        run: ./setup --grade
+{steps}      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+{env}        with:
+          runners: {",".join(ids)}
+      - name: Scores in the job summary
+        if: always()
+        run: python3 exercises/grade.py --summary {" ".join(f"obj/results-{n}.json" for n in numbers)} >> "$GITHUB_STEP_SUMMARY"
+"""
 
 
 def before(k, src, out):
@@ -319,21 +433,36 @@ def lecture_before(program):
 
 
 def main(argv):
+    p = Options(prog='exercises/tool.py', description='Makes the WeensyOS handout and the '
+                'lecture\'s "before" kernels from the finished kernel.')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    h = sub.add_parser('handout', help='the student tree, in DIR (new, empty, or a handout '
+                       'repository to update: one more commit)')
+    h.add_argument('dir', metavar='DIR')
+    h.add_argument('exercises', nargs='?', default='', metavar='LIST',
+                   help='the exercises handed out ("1-3,5"; default: all, or the set of the '
+                   'handout updated); the others come solved')
+    b = sub.add_parser('before', help='SRC with exercises K and later replaced by the '
+                       'lecture\'s starting code, into OUT')
+    b.add_argument('k', type=int, metavar='K')
+    b.add_argument('src', metavar='SRC')
+    b.add_argument('out', metavar='OUT')
+    lb = sub.add_parser('lecture-before', help='prints K: the kernel just before the defense '
+                        'that stops ATTACK is before-K')
+    lb.add_argument('attack', metavar='ATTACK')
+    a = p.parse_args(argv[1:])
     try:
-        if len(argv) in (3, 4) and argv[1] == 'handout':
+        if a.command == 'handout':
             try:
-                numbers = parse_numbers(argv[3]) if len(argv) == 4 and argv[3] else None
+                numbers = parse_numbers(a.exercises) if a.exercises else None
             except ValueError as e:
-                raise ToolError(f'EXERCISES={argv[3]}: {e}')
-            handout(argv[2], numbers)
-            print(f'wrote the handout to {argv[2]}: cd {argv[2]} && make grade')
-        elif len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
-            before(int(argv[2]), argv[3], argv[4])
-        elif len(argv) == 3 and argv[1] == 'lecture-before':
-            print(lecture_before(argv[2]))
+                raise ToolError(f'EXERCISES={a.exercises}: {e}')
+            done = handout(a.dir, numbers)
+            print(f'wrote the handout to {a.dir} ({done}): cd {a.dir} && make grade')
+        elif a.command == 'before':
+            before(a.k, a.src, a.out)
         else:
-            print(__doc__.strip(), file=sys.stderr)
-            return 2
+            print(lecture_before(a.attack))
     except ToolError as e:
         print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
         return 1

@@ -92,6 +92,36 @@ def one_line_failure(t, cmd, cwd, *must_say):
         t.check(words in own[0], f'the message does not say {words!r}:\n{shown}')
 
 
+@test("A kernel that #includes a file outside the tree (an absolute path, a macro, a digraph "
+      "and a path through ..) is refused with a sentence naming it, and neither make nor "
+      "make grade's results.json quotes a line of that file")
+def _(t):
+    copy = copy_of_built_copy(t, 'weensy-include-')
+    secret_dir = tempfile.mkdtemp(prefix='weensy-secret-')
+    atexit.register(shutil.rmtree, secret_dir, True)
+    secret = os.path.join(secret_dir, 'solution.cc')
+    with open(secret, 'w') as f:
+        f.write('the grading machine\'s secret line\n/* never closed\n')
+    kernel = open(os.path.join(copy, 'kernel.cc')).read()
+    up = os.path.relpath(secret, copy)
+    for spelled, named in ((f'#include "{secret}"', secret),
+                           (f'#define PLACE "{secret}"\n#include PLACE', secret),
+                           (f'%:include <{up}>', up),
+                           (f'#inc\\\nlude "k-hardware.cc/../{up}"', f'k-hardware.cc/../{up}')):
+        with open(os.path.join(copy, 'kernel.cc'), 'w') as f:
+            f.write(spelled + '\n' + kernel)
+        status, out, _ = run(make_command('-s'), copy, timeout=120)
+        t.check(status != 0 and f'error: kernel.cc includes {named}, which is outside this tree' in out,
+                f'{spelled!r} was not refused:\n{out[-1000:]}')
+        t.check('secret line' not in out and 'never closed' not in out,
+                f'{spelled!r}: make quoted the outside file:\n{out[-1000:]}')
+    status, out, _ = run(['python3', 'exercises/grade.py', '1', '--results', 'r.json'], copy, timeout=120)
+    results = open(os.path.join(copy, 'r.json')).read()
+    t.check(status == 1 and 'outside this tree' in out and 'outside this tree' in results,
+            f'make grade does not say why the kernel does not build:\n{out}\n{results}')
+    t.check('secret line' not in out + results, f'make grade quoted the outside file:\n{results}')
+
+
 @test("make run-headless with PROCS naming an unknown program fails at once, naming that program")
 def _(t):
     one_line_failure(t, make_command('run-headless', PROCS='alice nosuchprogram'), built_copy(t),

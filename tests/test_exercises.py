@@ -165,7 +165,7 @@ def grade_in(tree, *args):
 
 @test("make handout: a fresh git repository with one commit, no solution line, its own README; "
       "it builds without warnings, Alice and Eve run, make grade scores 0 with a reason per exercise (and with the compiler's words when it does not build), "
-      "and a second make handout into it is refused")
+      "and make handout into it with uncommitted changes, or into any other non-empty folder, is refused")
 def _(t):
     with handout_tree(t) as (tmp, dest):
         status, log, _ = weensy.run(['git', 'log', '--oneline'], cwd=dest)
@@ -213,9 +213,60 @@ def _(t):
                 f'results.json of a kernel that does not build: {results}')
 
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}'))
-        t.check(status != 0 and 'not an empty folder' in out, f'a second handout was not refused:\n{out}')
+        t.check(status != 0 and 'uncommitted changes' in out,
+                f'a handout with uncommitted changes was updated:\n{out}')
+        status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={dest}/exercises'))
+        t.check(status != 0 and 'not an empty folder, nor a handout repository' in out,
+                f'a handout into a non-empty folder was not refused:\n{out}')
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h2'), cwd=dest)
         t.check(status != 0 and 'itself a handout' in out, f'a handout made a handout:\n{out}')
+
+
+@test("make handout DIR= on an existing handout repository adds one commit (its exercise set kept, "
+      "nothing when nothing changed), and a student's clone with solved work pulls and merges "
+      "the corrected handout")
+def _(t):
+    with handout_tree(t, '1,3') as (tmp, dest):
+        student = os.path.join(tmp, 'student')
+        git = ['git', '-c', 'user.name=s', '-c', 'user.email=s@example.invalid']
+        subprocess.run(['git', 'clone', '-q', dest, student], check=True)
+        # The student solves exercise 1 and commits.
+        full = weensy.read('kernel.cc')
+        first, last = tool.regions(full, 'kernel.cc')[1]
+        solution = full.split('\n')[first + 1:last]
+        mine = open(os.path.join(student, 'kernel.cc')).read().split('\n')
+        first, last = tool.regions('\n'.join(mine), 'kernel.cc')[1]
+        mine[first + 1:last] = solution
+        open(os.path.join(student, 'kernel.cc'), 'w').write('\n'.join(mine))
+        subprocess.run(git + ['commit', '-q', '-am', 'exercise 1'], cwd=student, check=True)
+
+        # The course corrects exercise 3's TODO and a program, in its tree.
+        course = weensy.fresh_copy('weensy-course-')
+        subprocess.run(['git', 'init', '-q'], cwd=course, check=True)
+        subprocess.run(['git', 'add', '-A'], cwd=course, check=True)
+        catalog_text = open(os.path.join(course, 'exercises', 'catalog.txt')).read()
+        todo = catalog.by_number(3).todo.split('\n')[0]
+        open(os.path.join(course, 'exercises', 'catalog.txt'), 'w').write(
+            catalog_text.replace(todo, todo + ' (corrected)', 1))
+        with open(os.path.join(course, 'p-alice.cc'), 'a') as f:
+            f.write('// A correction to Alice.\n')
+        status, out, _ = weensy.run(['python3', 'exercises/tool.py', 'handout', dest], cwd=course)
+        t.check(status == 0 and 'one more commit' in out, f'the update was not committed:\n{out}')
+        log = subprocess.run(['git', 'log', '--format=%s'], cwd=dest, stdout=subprocess.PIPE,
+                             text=True).stdout.split('\n')
+        t.check(log[:2] == ['WeensyOS handout update', 'WeensyOS handout'], f'the handout\'s log: {log}')
+        t.check('exercises: 1,3' in open(os.path.join(dest, 'exercises', 'handout.txt')).read(),
+                'the update did not keep the handout\'s exercise set')
+        status, out, _ = weensy.run(['python3', 'exercises/tool.py', 'handout', dest], cwd=course)
+        t.check(status == 0 and 'nothing changed' in out, f'an update with no change: {out}')
+
+        status, out, _ = weensy.run(git + ['pull', '-q', '--no-rebase', '--no-edit'], cwd=student)
+        t.check(status == 0, f'the student could not merge the corrected handout:\n{out}')
+        merged = open(os.path.join(student, 'kernel.cc')).read()
+        t.check('(corrected)' in merged and '\n'.join(solution) in merged,
+                'the merged kernel.cc lacks the student\'s solution or the corrected TODO')
+        t.check(open(os.path.join(student, 'p-alice.cc')).read().endswith('// A correction to Alice.\n'),
+                'the corrected program did not reach the student')
 
 
 @test("Pasting every solution back into the handout's files gives the full tree's files byte for byte")
@@ -542,31 +593,90 @@ def _(t):
             f'the human line and the output differ:\n{out}')
 
 
-@test("The handout ships .github/workflows/grade.yml (on push: ./setup, make grade RESULTS=..., "
-      "results.json uploaded) and .github/classroom/autograding.json; both parse and name only "
-      "commands the handout has")
+# Every action the handout's workflow may name, as it exists (its tags
+# checked on its repository): actions/checkout@v6 runs on Node 24; the
+# Classroom actions have only v1.
+KNOWN_ACTIONS = {'actions/checkout@v6', 'classroom-resources/autograding-command-grader@v1',
+                 'classroom-resources/autograding-grading-reporter@v1'}
+
+
+def run_step(t, dest, step, env=None):
+    """Runs a workflow step's `run` script in the handout `dest` as the
+    runner would (bash -e); (status, output)."""
+    status, out, _ = weensy.run(['bash', '-e', '-c', step['run']], cwd=dest, timeout=300,
+                                run_settings=env or {})
+    return status, out
+
+
+@test("The handout's Classroom workflow (.github/workflows/classroom.yml) parses: on push, it "
+      "checks the course's files, installs with ./setup --grade, has one command test per "
+      "exercise with its points, then the reporter of exactly those; it names only commands and "
+      "actions that exist; a changed grader is named and refused; the summary gives each "
+      "exercise's sentence; the retired files are gone")
 def _(t):
     with handout_tree(t, '2,4') as (tmp, dest):
-        flow = yaml.safe_load(open(os.path.join(dest, '.github', 'workflows', 'grade.yml')))
-        t.check('push' in flow[True] if True in flow else 'push' in flow['on'], f'not run on push: {flow}')
-        steps = flow['jobs']['grade']['steps']
-        runs = [s['run'] for s in steps if 'run' in s]
-        t.check(any(r.startswith('./setup') for r in runs) and any('make grade RESULTS=results.json' in r for r in runs),
-                f'the workflow does not set up and grade: {runs}')
-        t.check(any(s.get('with', {}).get('path') == 'results.json' for s in steps),
-                'the workflow does not upload results.json')
-        auto = json.load(open(os.path.join(dest, '.github', 'classroom', 'autograding.json')))
-        t.check([x['points'] for x in auto['tests']] == [10, 10], f'autograding tests: {auto}')
-        runs += [x['run'] for x in auto['tests']] + [x['setup'] for x in auto['tests'] if x['setup']]
+        github = os.path.join(dest, '.github')
+        t.check(sorted(os.listdir(github)) == ['workflows']
+                and os.listdir(os.path.join(github, 'workflows')) == ['classroom.yml'],
+                f'the handout\'s .github holds more than classroom.yml: {list(os.walk(github))}')
+        flow = yaml.safe_load(open(os.path.join(github, 'workflows', 'classroom.yml')))
+        on = flow.get(True, flow.get('on'))
+        t.check('push' in on, f'not run on push: {on}')
+        job = flow['jobs']['run-autograding-tests']
+        steps = job['steps']
+        uses = [s['uses'] for s in steps if 'uses' in s]
+        t.check(set(uses) <= KNOWN_ACTIONS, f'unknown actions: {set(uses) - KNOWN_ACTIONS}')
+        graders = [s for s in steps if s.get('uses', '').startswith(
+            'classroom-resources/autograding-command-grader')]
+        t.check([(g['id'], g['with']['max-score']) for g in graders] == [('exercise2', 10), ('exercise4', 10)]
+                and all(g['with']['command'].startswith(f'make grade EXERCISES={g["id"][8:]} ')
+                        for g in graders), f'the command tests: {graders}')
+        reporter = next(s for s in steps if 'grading-reporter' in s.get('uses', ''))
+        t.check(reporter['with']['runners'] == 'exercise2,exercise4'
+                and sorted(reporter['env']) == ['EXERCISE2_RESULTS', 'EXERCISE4_RESULTS']
+                and steps.index(reporter) > steps.index(graders[-1]),
+                f'the reporter does not follow the tests it reports: {reporter}')
+        runs = [s['run'] for s in steps if 'run' in s] + [g['with']['command'] for g in graders]
+        t.check(any(r.strip() == './setup --grade' for r in runs), f'no ./setup --grade: {runs}')
         targets = set(re.findall(r'^([a-z][\w-]*):', open(os.path.join(dest, 'GNUmakefile')).read(), re.M))
         for r in runs:
-            words = r.split()
-            if words[0] == 'make':
-                t.check(words[1] in targets, f'{r!r}: the handout has no make target {words[1]}')
-            else:
-                t.check(os.access(os.path.join(dest, words[0]), os.X_OK), f'{r!r}: no such command in the handout')
-        status, lines, out = grade_in(dest, '--exercises', '2')
-        t.check(auto['tests'][0]['output'] not in out, 'an unsolved exercise prints what Classroom counts as a pass')
+            for line in r.strip().splitlines():
+                words = line.split()
+                if not words or re.fullmatch(r'[0-9a-f]{64}', words[0]) or words[0] == 'END':
+                    continue
+                if words[0] == 'make':
+                    t.check(words[1] in targets, f'{line!r}: the handout has no make target {words[1]}')
+                elif words[0].startswith('./'):
+                    t.check(os.access(os.path.join(dest, words[0]), os.X_OK), f'{line!r}: no such command in the handout')
+                else:
+                    t.check(shutil.which(words[0]), f'{line!r}: no command {words[0]}')
+
+        check = next(s for s in steps if 'sha256sum' in s.get('run', ''))
+        status, out = run_step(t, dest, check)
+        t.check(status == 0, f'the untouched handout fails its own check:\n{out}')
+        with open(os.path.join(dest, 'exercises', 'grade.py'), 'a') as f:
+            f.write('\nprint("1 passed, 0 failed")\n')
+        os.remove(os.path.join(dest, 'p-alice.cc'))
+        status, out = run_step(t, dest, check)
+        t.check(status != 0 and 'exercises/grade.py: FAILED' in out and 'p-alice.cc' in out
+                and "These files are the course's" in out,
+                f'a changed grader and a deleted program were not named and refused:\n{out}')
+        subprocess.run(['git', 'checkout', '-q', '--', '.'], cwd=dest, check=True)
+        open(os.path.join(dest, 'kernel.cc'), 'a').write('\n// the student\'s own work\n')
+        status, out = run_step(t, dest, check)
+        t.check(status == 0, f'a changed kernel.cc (the student\'s own) was refused:\n{out}')
+
+        with weensy.qemu_slots:
+            status, out, _ = weensy.run(graders[0]['with']['command'].split(), cwd=dest, timeout=300)
+        t.check(status != 0 and '0 passed, 1 failed' in out, f'the unsolved exercise 2 passed:\n{out}')
+        summary = next(s for s in steps if 'GITHUB_STEP_SUMMARY' in s.get('run', ''))
+        summary_file = os.path.join(tmp, 'summary.md')
+        status, out = run_step(t, dest, summary, {'GITHUB_STEP_SUMMARY': summary_file})
+        table = open(summary_file).read()
+        t.check(status == 0 and summary.get('if') == 'always()'
+                and re.search(r'^\| exercise 2: .* \| 0/10 \| FAIL: \S', table, re.M)
+                and re.search(r'^\| results-4.json \| \| not graded', table, re.M),
+                f'the job summary does not give each exercise:\n{table}\n{out}')
 
 
 # ---- Batch grading ----
