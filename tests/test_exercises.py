@@ -393,6 +393,20 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
                     what="gives the child the parent's registers but for %rbx",
                     edit=('    child->regs.reg_rax = 0;\n',
                           '    child->regs.reg_rax = 0;\n    child->regs.reg_rbx = 0;\n')),
+    SimpleNamespace(n=12, tag='child-rax-7', outcome='fork-result', says='got 7 from sys_fork',
+                    what="leaves the system call's number (7) in the child's %rax",
+                    edit=('    child->regs.reg_rax = 0;\n', '')),
+    SimpleNamespace(n=12, tag='leak-on-failure', outcome='fork-leaks',
+                    says='could not complete kept',
+                    what='leaves what it allocated behind when the copy fails half way',
+                    edit=('        process_memory_free(child);\n        return -1;',
+                          '        return -1;')),
+    # Graded on exercise 15, whose comparison run beside eve-spin would be
+    # starved as badly as Alice: it requires exercise 1 and says so.
+    SimpleNamespace(n=1, tag='run-current-15', graded=15, outcome='needs-1',
+                    says='exercise 15 needs exercise 1', what='runs the same process again '
+                    'when its slice is over, graded on exercise 15,',
+                    body='run(current);       // does not return'),
     SimpleNamespace(n=14, tag='exit-keeps-tables', outcome='exit-leaks', says='page-table pages',
                     what="frees a process's pages at exit but not its page-table pages",
                     body='user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));'),
@@ -406,8 +420,10 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
 proc_pagetable_free(p->pagetable);'''),
 ]
 for m in MISTAKES:
-    m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails it as '
-                  f'{m.outcome}, with a sentence that says "{m.says}"')
+    m.graded = getattr(m, 'graded', m.n)
+    m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails '
+                  f'{"it" if m.graded == m.n else f"exercise {m.graded}"} as {m.outcome}, '
+                  f'with a sentence that says "{m.says}"')
 
 
 @cases(MISTAKES)
@@ -419,8 +435,8 @@ def _(t, m):
     else:
         text = with_regions({getattr(m, 'region', m.n): m.body})
     image = build_kernel(t, f'wrong-{m.tag}', text)
-    r = grade.grade(image, [m.n])[m.n]
-    t.check(not r.passed, f'the mistaken exercise {m.n} passed')
+    r = grade.grade(image, [m.graded])[m.graded]
+    t.check(not r.passed, f'exercise {m.graded} passed')
     t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')
     t.check(m.says in r.why, f'the sentence does not say {m.says!r}: {r.why}')
 
