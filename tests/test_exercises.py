@@ -774,3 +774,35 @@ def _(t):
                           ('02-half', 'exercise 5:')):
             t.check(why in rows[name]['first reason'], f'{name}: first reason {rows[name]["first reason"]!r}')
         t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')
+
+
+@test("The handout's README states the catalog's counts: the last exercise, the problem "
+      "set's range, the process limit, which exercises kernel.cc holds, and a score "
+      "example whose points and counts add up")
+def _(t):
+    readme = weensy.read('exercises/handout-README.md')
+    numbers = [e.number for e in catalog.EXERCISES]
+    last = max(numbers)
+    # The lecture ends with the attacker's exercise; the problem set follows.
+    first = max(e.number for e in catalog.EXERCISES if e.file != 'kernel.cc') + 1
+    t.check(f'exercise {last} (copy-on-write fork) is the last' in readme,
+            f'the README does not say exercise {last} is the last')
+    t.check(f'exercises {first}-{last} are the problem set' in readme.replace('\n', ' '),
+            f'the README does not give the problem set as exercises {first}-{last}')
+    procs = int(re.search(r'#define MAX_PROCS\s+(\d+)', weensy.read('lib.hh')).group(1))
+    t.check(f'up to {procs} once' in readme.replace('\n', ' '),
+            f'the README does not give the process limit, {procs}')
+    held = re.search(r'`kernel\.cc` \|[^|]*exercises ([\d\-, and]+) live', readme)
+    in_kernel = [e.number for e in catalog.EXERCISES if e.file == 'kernel.cc']
+    t.check(held and held.group(1).strip().replace(' and ', ',')
+            == catalog.describe_numbers(in_kernel),
+            f"the README's file table says kernel.cc holds exercises "
+            f"{held and held.group(1)!r}, the catalog {catalog.describe_numbers(in_kernel)}")
+    total = sum(e.points for e in catalog.EXERCISES)
+    score = re.search(r'score: (\d+)/(\d+) \((\d+)%\)\n(\d+) passed, (\d+) failed', readme)
+    t.check(score, "the README's score example has no score line and count line")
+    got, out_of, percent, passed, failed = map(int, score.groups())
+    t.check(out_of == total and percent == 100 * got // total
+            and passed + failed == len(numbers) and got == 10 * passed,
+            f"the README's score example {score.group(0)!r} does not add up to the "
+            f"catalog's {len(numbers)} exercises and {total} points")
