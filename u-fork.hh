@@ -60,7 +60,7 @@ inline int fork_checked() {
         sys_panic(buf);
     }
     if (after == before && (rax == 0 || (long) rax == before
-                            || rax > MAX_PROCS)) {
+                            || (long) rax > MAX_PROCS)) {
         snprintf(buf, sizeof(buf), "fork: the parent (pid %d) got %ld from sys_fork, not the "
                  "child's pid", before, (long) rax);
         sys_panic(buf);

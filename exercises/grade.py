@@ -737,7 +737,7 @@ def grade_9(image):
                     + r.stdout.strip()[-300:])
     secret = random.randrange(10**8, 10**9)
     procs = f'alice:{secret} eve-steal'
-    b = boot(before8, procs, LIMIT // 10, until=screen_shows(str(secret)))
+    b = boot(before8, procs, LIMIT, until=screen_shows(str(secret)))  # ends when it shows
     if not b.screen_has(str(secret)):
         return fail('no-secret', f'against the kernel before exercise 8, Eve did not print '
                     f"Alice's secret ({secret}); the screen shows no such number")

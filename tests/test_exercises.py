@@ -394,6 +394,20 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
                     what="gives the child the parent's registers but for %rbx",
                     edit=('    child->regs.reg_rax = 0;\n',
                           '    child->regs.reg_rax = 0;\n    child->regs.reg_rbx = 0;\n')),
+    SimpleNamespace(n=12, tag='child-rax-7', outcome='fork-result', says='got 7 from sys_fork',
+                    what="leaves the system call's number (7) in the child's %rax",
+                    edit=('    child->regs.reg_rax = 0;\n', '')),
+    SimpleNamespace(n=12, tag='leak-on-failure', outcome='fork-leaks',
+                    says='could not complete kept',
+                    what='leaves what it allocated behind when the copy fails half way',
+                    edit=('        process_memory_free(child);\n        return -1;',
+                          '        return -1;')),
+    # Graded on exercise 15, whose comparison run beside eve-spin would be
+    # starved as badly as Alice: it requires exercise 1 and says so.
+    SimpleNamespace(n=1, tag='run-current-15', graded=15, outcome='needs-1',
+                    says='exercise 15 needs exercise 1', what='runs the same process again '
+                    'when its slice is over, graded on exercise 15,',
+                    body='run(current);       // does not return'),
     SimpleNamespace(n=14, tag='exit-keeps-tables', outcome='exit-leaks', says='page-table pages',
                     what="frees a process's pages at exit but not its page-table pages",
                     body='user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));'),
@@ -407,8 +421,10 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
 proc_pagetable_free(p->pagetable);'''),
 ]
 for m in MISTAKES:
-    m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails it as '
-                  f'{m.outcome}, with a sentence that says "{m.says}"')
+    m.graded = getattr(m, 'graded', m.n)
+    m.sentence = (f'A classic mistake in exercise {m.n}: a kernel that {m.what} fails '
+                  f'{"it" if m.graded == m.n else f"exercise {m.graded}"} as {m.outcome}, '
+                  f'with a sentence that says "{m.says}"')
 
 
 @cases(MISTAKES)
@@ -420,8 +436,8 @@ def _(t, m):
     else:
         text = with_regions({getattr(m, 'region', m.n): m.body})
     image = build_kernel(t, f'wrong-{m.tag}', text)
-    r = grade.grade(image, [m.n])[m.n]
-    t.check(not r.passed, f'the mistaken exercise {m.n} passed')
+    r = grade.grade(image, [m.graded])[m.graded]
+    t.check(not r.passed, f'exercise {m.graded} passed')
     t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')
     t.check(m.says in r.why, f'the sentence does not say {m.says!r}: {r.why}')
 
@@ -737,7 +753,7 @@ def _(t):
         out_csv = os.path.join(tmp, 'grades.csv')
         with weensy.qemu_slots:
             status, out, seconds = weensy.run(
-                ['python3', 'exercises/grade.py', '--batch', subs, '--csv', out_csv, '--time-limit', '60'],
+                ['python3', 'exercises/grade.py', '--batch', subs, '--csv', out_csv, '--time-limit', '90'],
                 timeout=900)
         t.check(status == 0, f'the batch failed:\n{out}')
         rows = {r['submission']: r for r in csv.DictReader(open(out_csv))}
@@ -783,3 +799,35 @@ def _(t):
             os.path.join(sub, 'notes.txt'), 'w').write('hi'))
         t.check(r['score'] == 0 and 'no kernel.cc in the upload' in r['output'] and 'notes.txt' in r['output'],
                 f'an upload with no kernel: {r}\n{out}')
+
+
+@test("The handout's README states the catalog's counts: the last exercise, the problem "
+      "set's range, the process limit, which exercises kernel.cc holds, and a score "
+      "example whose points and counts add up")
+def _(t):
+    readme = weensy.read('exercises/handout-README.md')
+    numbers = [e.number for e in catalog.EXERCISES]
+    last = max(numbers)
+    # The lecture ends with the attacker's exercise; the problem set follows.
+    first = max(e.number for e in catalog.EXERCISES if e.file != 'kernel.cc') + 1
+    t.check(f'exercise {last} (copy-on-write fork) is the last' in readme,
+            f'the README does not say exercise {last} is the last')
+    t.check(f'exercises {first}-{last} are the problem set' in readme.replace('\n', ' '),
+            f'the README does not give the problem set as exercises {first}-{last}')
+    procs = int(re.search(r'#define MAX_PROCS\s+(\d+)', weensy.read('lib.hh')).group(1))
+    t.check(f'up to {procs} once' in readme.replace('\n', ' '),
+            f'the README does not give the process limit, {procs}')
+    held = re.search(r'`kernel\.cc` \|[^|]*exercises ([\d\-, and]+) live', readme)
+    in_kernel = [e.number for e in catalog.EXERCISES if e.file == 'kernel.cc']
+    t.check(held and held.group(1).strip().replace(' and ', ',')
+            == catalog.describe_numbers(in_kernel),
+            f"the README's file table says kernel.cc holds exercises "
+            f"{held and held.group(1)!r}, the catalog {catalog.describe_numbers(in_kernel)}")
+    total = sum(e.points for e in catalog.EXERCISES)
+    score = re.search(r'score: (\d+)/(\d+) \((\d+)%\)\n(\d+) passed, (\d+) failed', readme)
+    t.check(score, "the README's score example has no score line and count line")
+    got, out_of, percent, passed, failed = map(int, score.groups())
+    t.check(out_of == total and percent == 100 * got // total
+            and passed + failed == len(numbers) and got == 10 * passed,
+            f"the README's score example {score.group(0)!r} does not add up to the "
+            f"catalog's {len(numbers)} exercises and {total} points")
