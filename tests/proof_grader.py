@@ -10,7 +10,11 @@ from types import SimpleNamespace
 
 import weensy
 from weensy import cases
-from test_exercises import build_kernel, catalog, grade
+# Importing test_exercises registers its tests too: they are make check's,
+# so they are dropped here.
+_registered = len(weensy.TESTS)
+from test_exercises import build_kernel, catalog, grade  # noqa: E402
+del weensy.TESTS[_registered:]
 
 ALL = [e.number for e in catalog.EXERCISES]
 
