@@ -294,7 +294,7 @@ def main(args):
 def autograder(root):
     """Gradescope's run_autograder: grades ROOT/submission (the student's
     upload, in any layout unpack() reads) with this tree, the course's,
-    into ROOT/results/results.json. Whatever goes wrong, a results.json
+    into results.json in ROOT's results folder. Whatever goes wrong, a results.json
     is written, saying what."""
     path = os.path.join(root, 'results', 'results.json')
     numbers = grade.handed_out()

@@ -387,7 +387,7 @@ def end_at_next_tick(path, ticks, base):
 
 def keep_transcript(procs, status, output, stderr):
     """With --transcripts DIR, a boot that did not power off normally
-    (a panic, a hang, a reset) is kept as DIR/exercise-N-boot-K.txt: the
+    (a panic, a hang, a reset) is kept in a file of its own in DIR: the
     whole log for the course's staff."""
     folder, n = getattr(_local, 'transcripts', None), getattr(_local, 'exercise', None)
     if not folder or status == 0:
@@ -541,6 +541,11 @@ def grade_1(image):
     b = boot(image, 'alice eve-spin', LIMIT // 10, vary=True,
              until=lambda b: b.screen_has('Eve: spinning')
              and alice_lines(b) > b.warmup // CALLS_PER_LINE + 2)
+    if b.panic and 'runs with interrupts off' in b.panic:
+        # The timer cannot preempt a process that runs with IF clear:
+        # set_user_mode's flags, exercise 2's code, not the timer's.
+        return fail('interrupts-off', 'processes run with interrupts off, so no timer interrupt '
+                    f'can preempt Eve: give them FL_IF in set_user_mode (PANIC: {b.panic})', 2)
     if b.status != 0:
         return fail('kernel-failed', f'with eve-spin beside Alice {b.what_happened()}')
     alice, eve = b.proc(1), b.proc(2)
