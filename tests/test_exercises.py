@@ -771,7 +771,7 @@ def _(t):
         t.check([int(rows['02-half'][f'exercise {n}']) for n in range(1, 10)] == [10] * 4 + [0] * 5,
                 f'half-solved: {rows["02-half"]}')
         for name, why in (('04-no-build', 'does not build'), ('05-hangs', 'time limit'),
-                          ('06-panics', 'this kernel gives up'), ('10-empty', 'no kernel files'),
+                          ('06-panics', 'this kernel gives up'), ('10-empty', 'no kernel.cc in the upload'),
                           ('02-half', 'exercise 5:')):
             t.check(why in rows[name]['first reason'], f'{name}: first reason {rows[name]["first reason"]!r}')
         t.check(rows['01-solved']['first reason'] == '', f'solved: {rows["01-solved"]}')
