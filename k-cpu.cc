@@ -31,11 +31,15 @@ static void charge_cpu(uint64_t now) {
     cpu_since = now;
 }
 
-// The work done once per tick: the cursor, the keyboard's commands
-// (k-keys.cc), the screen's repaint (k-screen.cc), and the end of a
-// headless run. A key may restart every process (processes_restart) and a
-// headless run ends here: neither returns.
+// The work done once per tick: the restarts that are due (k-respawn.cc),
+// the cursor, the keyboard's commands (k-keys.cc), the screen's repaint
+// (k-screen.cc), and the end of a headless run. A key may restart every
+// process (processes_restart) and a headless run ends here: neither
+// returns.
 static void tick_work(bool last) {
+    if (respawns_waiting != 0) {
+        respawn_due();
+    }
     console_show_cursor();
     keys_poll();
     screen_tick();
@@ -75,6 +79,22 @@ uint64_t cpu_account() {
 void cpu_release() {
     charge_cpu(rdtsc());
     on_cpu = nullptr;
+}
+
+void cpu_idle() {
+    cpu_release();
+    if (respawns_waiting != 0) {
+        asm volatile("sti; hlt; cli" : : : "memory");   // until the next interrupt
+        return;
+    }
+    if (bootopt.headless) {
+        log_printf("no runnable processes\n");
+        finish(POWEROFF_NORMAL);        // does not return
+    }
+    console_printf(CS_WHITE "No process can run. Press q to quit.\n");
+    while (true) {
+        asm volatile("sti; hlt; cli" : : : "memory");   // the keys still work at each tick
+    }
 }
 
 // The kernel starts work for one process (killing or restarting it),

@@ -2,8 +2,8 @@
 //
 // The kernel has exactly these entry points: `syscall_entry` (the target of
 // the `syscall` instruction, set in MSR_IA32_LSTAR) and one stub per IDT
-// vector. Each is a gate in the city wall: it trusts no process register,
-// saves all of them in a `struct regstate` (kernel.hh), and calls C++.
+// vector. Each trusts no process register: it saves all of them in a
+// `struct regstate` (kernel.hh) and calls C++ (exception_entry, syscall).
 //
 // Where registers are saved: while process P runs, the TSS's rsp0 points
 // just past P->regs. An interrupt or exception from CPL 3 makes the processor
@@ -252,19 +252,20 @@ exception_common:
     // only under QEMU: k-quirks.cc) is a process too, whatever its %cs.
     testb $3, REGS_CS(%rsp)
     jnz 1f
+    // QUIRK: vm86
     testl $FL_VM, REGS_RFLAGS(%rsp)
     jnz 1f
     // The kernel itself was interrupted (it waits with interrupts on only
     // while idle) or faulted (exception() panics). Stay on this stack.
     CLEAR_FLAGS
-    call exception
+    call exception_entry
     RESTORE_GPRS
     addq $16, %rsp
     iretq
 1:  movq $KERNEL_STACK_TOP, %rsp            // a fresh kernel stack
     CLEAR_FLAGS
     PTSWITCH_TO_KERNEL
-    call exception
+    call exception_entry
     // exception() for a process always ends in run() or schedule(), which
     // do not return. One that returns (a fault handled with process_kill
     // and no schedule() after it) is a kernel bug: say so, and what to do.

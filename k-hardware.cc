@@ -20,6 +20,7 @@ static void segments_init() {
     // kernel last returned to it with `sysretq` or with `iretq`, so an
     // interrupt changes nothing a process can observe. (QEMU's 32-bit
     // `iretl` uses the bit to size the stack pointer: p-eve-v86*.cc.)
+    // QUIRK: vm86
     const uint64_t data = X86SEG_P | X86SEG_S | X86SEG_WRITABLE | X86SEG_DB | X86SEG_G
         | X86SEG_LIMIT_MAX;
     gdt[SEGSEL_KERN_CODE / 8] = code | X86SEG_DPL(0);
@@ -80,6 +81,7 @@ void set_kernel_stack_for(proc* p) {
 // descriptor and bases anywhere below 1.1 MB. Loading such a selector would
 // fault in the kernel, so anything else becomes the null selector; a base
 // is restored only if canonical (`wrmsr` would fault otherwise).
+// QUIRK: vm86
 static uint16_t user_selector(uint16_t sel) {
     uint16_t index = sel & ~3;
     return index == SEGSEL_APP_DATA || index == SEGSEL_APP_CODE ? sel : 0;
@@ -144,6 +146,23 @@ static void idt_init() {
     asm volatile("lidt %0" : : "m" (idtr));
 }
 
+// Every interrupt and exception comes here from k-exception.S. One that
+// arrived on a stack of its own (IST: the watchdog's NMI, a double fault)
+// while a process ran is copied into current->regs, where exception()
+// expects a process's registers; the watchdog's goes to watchdog().
+extern "C" void exception_entry(regstate* regs) {
+    bool from_process = entered_from_process(regs);
+    if (from_process && regs != &current->regs) {
+        current->regs = *regs;
+        regs = &current->regs;
+    }
+    if (regs->reg_intno == INT_WATCHDOG) {
+        watchdog(regs, from_process);   // k-watchdog.cc
+        return;
+    }
+    exception(regs);
+}
+
 
 // ---- System call MSRs ----
 
@@ -158,11 +177,13 @@ static void syscall_init() {
     // compatibility mode; but one that escapes into virtual-8086 mode under
     // QEMU's emulator executes `syscall` there through CSTAR (k-quirks.cc).
     // Left 0, that would run the kernel at address 0.
+    // QUIRK: vm86
     wrmsr(MSR_IA32_CSTAR, reinterpret_cast<uintptr_t>(syscall_entry_compat));
     // Cleared on entry: interrupts stay off in the kernel, no single-step
     // trap in kernel code, string instructions run forward, no alignment
     // checks, no I/O privilege, and (for that same escapee) no
     // virtual-8086 mode.
+    // QUIRK: vm86
     wrmsr(MSR_IA32_FMASK, FL_IF | FL_TF | FL_DF | FL_AC | FL_NT | FL_IOPL_MASK | FL_VM);
 }
 
@@ -193,6 +214,7 @@ void describe_fault(const regstate* regs, char* buf, size_t size) {
                  regs->reg_rip);
     } else if (err != 0 && (err & SELERR_IDT)) {
         // The error code names an IDT entry: an `int $N` at a closed gate.
+        // QUIRK: int-vector
         uint64_t vector = quirk_int_vector(regs);
         snprintf(buf, size, "%s (int $%lu: IDT vector %lu is not open to processes), rip=0x%lx",
                  name, vector, vector, regs->reg_rip);

@@ -308,3 +308,30 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size) {
     kernel_image.size = (PROGRAM_DIR_SECTOR - KERNEL_DISK_SECTOR) * SECTORSIZE;
     return image_read(&kernel_image, offset, dst, size);
 }
+
+// The next program that PROCS string `s` names ("alice eve", "name:arg
+// ..."): its name (cut to the buffer) and argument (0 if none). Returns
+// the rest of the string, or null if no program is left.
+const char* procs_next(const char* s, char (&name)[PROC_NAME_SIZE], uint64_t& arg) {
+    while (*s == ' ') {
+        ++s;
+    }
+    size_t len = 0;
+    while (s[len] && s[len] != ' ' && s[len] != ':') {
+        ++len;
+    }
+    if (len == 0) {
+        return nullptr;
+    }
+    memset(name, 0, sizeof(name));
+    memcpy(name, s, min(len, sizeof(name) - 1));
+    s += len;
+    arg = 0;
+    if (*s == ':') {
+        arg = strtoul(s + 1, &s, 0);
+    }
+    while (*s && *s != ' ') {
+        ++s;
+    }
+    return s;
+}

@@ -501,9 +501,12 @@ bool user_range_ok(x86_64_pagetable* pt, uintptr_t addr, size_t len, bool write)
     if (last < addr) {
         return false;                   // wraps around the address space
     }
-    uint64_t need = PTE_P | PTE_U | (write ? PTE_W : 0);
     for (uintptr_t page = round_down(addr, PAGESIZE); ; page += PAGESIZE) {
-        if ((vmiter(pt, page).perm() & need) != need) {
+        uint64_t perm = vmiter(pt, page).perm();
+        // A page fork shares copy-on-write is the process's to write: its
+        // write would get it a copy of its own.
+        if ((perm & (PTE_P | PTE_U)) != (PTE_P | PTE_U)
+            || (write && !(perm & (PTE_W | PTE_COW)))) {
             return false;
         }
         if (page == round_down(last, PAGESIZE)) {
@@ -537,16 +540,22 @@ void user_zero(void* dst, size_t n) {
     }
 }
 
-// On the process's own table (the processor's), through the process's own
-// addresses, as user_copy does; on another (PTSWITCH=1, or a table being
-// loaded), through the direct map, a page at a time: the kernel's own
-// alias of the page is kernel-only, so SMAP has nothing to say.
-void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n) {
-    if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
+// Through the process's own addresses while its table is the processor's,
+// as user_copy does; otherwise (PTSWITCH=1) through the direct map, a page
+// at a time: the kernel's own alias of the page is kernel-only, so SMAP has
+// nothing to say.
+bool user_write(proc* p, uintptr_t va, const void* src, size_t n) {
+    for (uintptr_t page = round_down(va, PAGESIZE); n && page < va + n; page += PAGESIZE) {
+        if (cow_page(p->pagetable, page) && !copy_on_write(p, page)) {
+            return false;
+        }
+    }
+    if (rdcr3() == reinterpret_cast<uintptr_t>(p->pagetable)) {
         user_copy(reinterpret_cast<void*>(va), src, n);
     } else {
-        pagetable_write(pt, va, src, n);
+        pagetable_write(p->pagetable, va, src, n);
     }
+    return true;
 }
 
 // The kernel's own writes into the memory `pt` maps (the loader's, even
@@ -579,4 +588,17 @@ void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {
         va += chunk;
         n -= chunk;
     }
+}
+
+bool user_string_read(x86_64_pagetable* pt, uintptr_t va, char* buf, size_t size) {
+    size_t n = 0;
+    while (n != size - 1 && user_range_ok(pt, va + n, 1, false)) {
+        user_read(pt, &buf[n], va + n, 1);
+        if (buf[n] == '\0') {
+            return true;
+        }
+        ++n;
+    }
+    buf[n] = '\0';
+    return n != 0;
 }

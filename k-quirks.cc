@@ -16,16 +16,16 @@
 //    64-bit mode (QEMU issue 1382). quirk_int_vector() reads N from the
 //    process's instruction instead.
 //
-// Every place outside this file that answers one of them (file:line,
-// checked by tests/test_source.py, so this list cannot go stale):
-//   kernel.cc:305       `entered_from_process` decides who faulted (1)
-//   k-exception.S:255   `FL_VM`: the entry's own test, for the stack (1)
-//   k-hardware.cc:23    `X86SEG_DB`: data segments as sysretq's %ss (1)
-//   k-hardware.cc:83    `user_selector` drops an escapee's real-mode selectors (1)
-//   k-hardware.cc:161   `syscall_entry_compat` is the CSTAR entry (1)
-//   k-hardware.cc:166   `FL_VM` cleared by `syscall` (1)
-//   k-hardware.cc:196   `quirk_int_vector` names the vector of `int $N` (2)
-//   k-watchdog.cc:99    `quirk_stop_vm86_escapee` on every watchdog tick (1)
+// Every place outside this file that answers one of them carries the
+// comment "QUIRK: vm86" (1) or "QUIRK: int-vector" (2) on the line above
+// (tests/test_source.py holds this list to those tags):
+//   k-exception.S   `FL_VM`: the entry's own test, for the stack (vm86)
+//   k-hardware.cc   `X86SEG_DB`: data segments as sysretq's %ss (vm86)
+//   k-hardware.cc   `user_selector` drops an escapee's real-mode selectors (vm86)
+//   k-hardware.cc   `syscall_entry_compat` is the CSTAR entry (vm86)
+//   k-hardware.cc   `FL_VM` cleared by `syscall` (vm86)
+//   k-hardware.cc   `quirk_int_vector` names the vector of `int $N` (int-vector)
+//   k-watchdog.cc   `quirk_stop_vm86_escapee` on every watchdog tick (vm86)
 #include "kernel.hh"
 
 bool entered_from_vm86(const regstate* regs) {

@@ -22,7 +22,7 @@ static uint64_t lasting() {
 // Whether this kill of `p` is logged line by line: those of its first
 // RESPAWN_LOGGED lives, and the last one (no restart left). The others are
 // counted, and the count logged when a second has passed since the last.
-bool respawn_log_each(proc* p) {
+static bool log_each(proc* p) {
     respawn_state& r = p->respawn;
     if (p->lives <= RESPAWN_LOGGED || p->lives > bootopt.respawn) {
         r.counted_at = ticks;   // later kills are counted from here
@@ -67,7 +67,7 @@ static void respawn(proc* p) {
 
 // At a kill that leaves `p` restarts: the first restart after a life that
 // lasted comes at once; each quick death after it doubles the wait.
-void respawn_after_kill(proc* p) {
+static void respawn_after_kill(proc* p) {
     respawn_state& r = p->respawn;
     if (ticks - r.life_start >= lasting()) {
         r.delay = 0;
@@ -83,11 +83,9 @@ void respawn_after_kill(proc* p) {
 }
 
 // Restarts the killed processes whose wait is over, charging each its
-// reload (schedule() calls this while any waits). Returns one of them, if
-// one could be loaded.
-proc* respawn_due() {
-    proc* started = nullptr;
-    for (int pid = 1; pid != NPROC; ++pid) {
+// reload. The clock calls this at every tick while any waits (k-cpu.cc).
+void respawn_due() {
+    for (int pid = 1; pid != NPROC && respawns_waiting != 0; ++pid) {
         proc* p = &ptable[pid];
         if (p->respawn.due != 0 && p->respawn.due <= ticks) {
             --respawns_waiting;
@@ -95,23 +93,53 @@ proc* respawn_due() {
             uint64_t since = cpu_work_begin();
             respawn(p);         // may wait again, if it cannot load
             cpu_work_charge(p, since);
-            started = p->state == P_RUNNABLE ? p : started;
         }
     }
-    return started;
 }
 
-// No process is runnable: while killed ones wait for their next life,
-// waits for the timer's ticks (interrupts on) until one restarts, and
-// returns it; null once none waits.
-proc* respawn_idle() {
-    while (respawns_waiting != 0) {
-        asm volatile("sti; hlt; cli" : : : "memory");
-        if (proc* p = respawn_due()) {
-            return p;
-        }
+// The kill of `p`, whose memory is already back: its reason, kept
+// printable (it may quote a process's message, whose newlines or quotes
+// would forge log and summary lines), the log, and its restart. Killing
+// and restarting it is work for it, charged to its CPU time.
+void process_killed(proc* p, const char* reason) {
+    uint64_t since = cpu_work_begin();
+    size_t i = 0;
+    for (; reason[i] && i != sizeof(p->reason) - 1; ++i) {
+        bool plain = reason[i] >= ' ' && reason[i] < 0x7F && reason[i] != '"';
+        p->reason[i] = plain ? reason[i] : '?';
     }
-    return nullptr;
+    p->reason[i] = '\0';
+    if (log_each(p)) {
+        log_printf("proc %d killed: %s\n", p->pid, p->reason);
+        console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
+    }
+    if (p->parent == 0 && p->lives <= bootopt.respawn) {
+        respawn_after_kill(p);  // at once, or after a wait
+    }
+    cpu_work_charge(p, since);
+    memory_audit_at("kill", p);         // AUDIT=1
+}
+
+// Every process ends and gives back its memory, its slot starts over from
+// zero (counters, lives), and the new set is loaded as pids 1, 2, ...
+// Called from a tick's work (a key, k-keys.cc), at a timer interrupt or a
+// switch, where every process's registers are saved: a process that was in
+// a system call (sys_yield, say) is simply never resumed.
+void processes_restart(const char* procs) {
+    cpu_release();
+    for (int pid = 1; pid != NPROC; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->pagetable) {
+            user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));
+            proc_pagetable_free(p->pagetable);
+        }
+        memset(p, 0, sizeof(*p));
+    }
+    respawns_waiting = 0;
+    current = nullptr;
+    log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
+    processes_start(procs);
+    schedule();                 // does not return
 }
 
 // `p` starts a life (its first, or a restart).

@@ -96,6 +96,7 @@ void watchdog(regstate* regs, bool from_process) {
         return;                 // the kernel's own iretq unblocks NMIs
     }
     nmi_blocked = true;
+    // QUIRK: vm86
     quirk_stop_vm86_escapee(regs);
     run(current);
 }

@@ -1,36 +1,8 @@
 // kernel.cc: the WeensyOS kernel's policy, in the order things happen:
 // start the machine, load processes, handle exceptions and interrupts,
-// handle system calls, schedule, run. The machinery lives in rooms of its
-// own, named in kernel.hh: hardware in k-hardware.cc, page tables in
-// k-memory.cc, program loading in k-loader.cc, the clock and CPU time in
-// k-cpu.cc, the keys in k-keys.cc, the screen in k-screen.cc, and the
-// defenses against QEMU-only behaviour in k-quirks.cc.
-//
-// Physical memory (2 MB). On the lecture's kernels (before exercise 10)
-// every process lives in a slot of its own, mapped one to one (virtual =
-// physical); the problem set (exercises 10-16) gives every process the same
-// virtual layout instead, on pages from anywhere (see lib.hh):
-//
-//   0x000000 +----------------+ page 0: never mapped (null pointers fault)
-//            | boot, BIOS data|
-//   0x040000 +----------------+ KERNEL_START_ADDR
-//            | kernel code    | read-only, even for the kernel (CR0.WP)
-//            | kernel data    | page tables, ptable[], ...
-//   0x07C000 | kernel stack   | grows down from KERNEL_STACK_TOP (0x80000)
-//   0x0A0000 +----------------+ reserved for hardware; 0xB8000 is the CGA
-//            |  console  (C)  | screen, the one page below 1 MB that
-//   0x100000 +----------------+ processes may touch (PTE_U)
-//            | slot 1 (pid 1) | PROC_START_ADDR: program, then pages from
-//   0x140000 +----------------+ sys_page_alloc, stack in the top page
-//            | slot 2 (pid 2) |
-//   0x180000 +----------------+
-//            | slot 3, slot 4 | PROC_SLOT_SIZE = 0x40000 each
-//   0x200000 +----------------+ MEMSIZE_PHYSICAL
-//
-// The problem set's process, as its own page table sees it: below
-// PROC_START_ADDR the kernel's mappings (kernel-only but the console);
-// from PROC_START_ADDR its code, constants, data, then its heap upward;
-// its stack in the page below MEMSIZE_VIRTUAL (0x300000).
+// schedule, handle system calls, run. The mechanisms it calls live in rooms
+// of their own, each named in kernel.hh; the memory layout is drawn in
+// lib.hh.
 //
 // The defenses the lectures teach are the course's exercises. Each sits
 // between two comments, "Exercise N (...)" and "End of exercise N". In
@@ -44,12 +16,8 @@ proc ptable[NPROC];             // ptable[pid] for pid 1..MAX_PROCS
 proc* current;                  // see kernel.hh: who has the processor
 boot_options bootopt;
 
-static proc* slots_end = &ptable[1];    // just past the last slot ever used
+static proc* slots_end = &ptable[1];    // just past the last slot in use since boot
 static int families;            // boot processes: each heads a family
-static int children;            // forked processes still running
-
-static void processes_start(const char* procs);
-static bool copy_on_write(proc* p, uintptr_t addr);    // exercise 16
 
 
 // ---- 1. Start ----
@@ -112,11 +80,6 @@ static void set_user_mode(regstate& regs) {
     // End of exercise 2
 }
 
-// A new process's data segment registers: null selectors, bases 0. What
-// it loads afterwards is its own, kept across every switch; segments_switch
-// (k-hardware.cc) accepts only what a process at CPL 3 could load itself.
-static const segstate initial_segments = {};
-
 // Exercise 11 (overlapping address spaces)
 // Every process has the same layout: code at PROC_START_ADDR, its stack
 // below MEMSIZE_VIRTUAL. A heap may grow as far as memory allows, and up to
@@ -137,9 +100,8 @@ uintptr_t process_page_alloc(proc* p, uintptr_t va) {
     // End of exercise 10
 }
 
-// Gives back process p's memory: every page of its own memory (one user
-// fewer each: a shared page stays with its other users) and, for a table
-// of its own, the table's pages.
+// Gives back process p's memory: each page it maps loses a user (a shared
+// page stays with its others), then its page table's own pages go.
 static void process_memory_free(proc* p) {
     user_pages_free(p->pagetable, user_memory_start(p), user_memory_end(p));
     proc_pagetable_free(p->pagetable);
@@ -155,22 +117,21 @@ static x86_64_pagetable* process_pagetable(proc* p) {
 
 // (Re)starts process `p` from its program: its page table, a fresh copy of
 // the program, and the registers process_start (u-lib.cc) expects: %rdi =
-// the PROCS argument, %rsi = how many times it was restarted. Returns false
-// if it could not be loaded.
+// the PROCS argument, %rsi = how many times it was restarted. Returns false,
+// with the reason in p->reason, if it could not be loaded.
 bool process_load(proc* p) {
     p->state = P_BROKEN;        // until it is loaded: never runnable without a page table
     p->pagetable = process_pagetable(p);
     if (!p->pagetable) {
-        log_printf("proc %d: out of page-table pages\n", p->pid);
         snprintf(p->reason, sizeof(p->reason), "cannot load '%s': out of page-table pages", p->name);
+        log_printf("proc %d: %s\n", p->pid, p->reason);
         return false;
     }
     memset(&p->regs, 0, sizeof(p->regs));
-    // Interrupts on from its first instruction. set_user_mode() sets IF
-    // anyway, but exercise 2's starting code (the before-2 kernels) keeps
-    // the process's own IF, which must start on.
+    // Interrupts on from its first instruction, even where exercise 2's
+    // starting code keeps the process's own IF.
     p->regs.reg_rflags = FL_IF;
-    p->segs = initial_segments;
+    p->segs = {};               // null data segments, bases 0
     if (program_load(p, p->name) < 0) {
         process_memory_free(p);
         return false;
@@ -185,134 +146,61 @@ bool process_load(proc* p) {
     return true;
 }
 
-// Loads the programs named in `procs` ("alice eve", or "name:arg ...")
-// as pids 1, 2, ...
-static void processes_start(const char* procs) {
-    int pid = 1;
-    for (const char* s = procs; *s; ) {
-        while (*s == ' ') {
-            ++s;
-        }
-        size_t len = 0;
-        while (s[len] && s[len] != ' ' && s[len] != ':') {
-            ++len;
-        }
-        if (len == 0) {
-            break;
-        }
-        if (pid > process_slots) {
+// Loads the programs that `procs` names ("alice eve", or "name:arg ...")
+// as pids 1, 2, ..., each the head of a family.
+void processes_start(const char* procs) {
+    families = 0;
+    char name[PROC_NAME_SIZE];
+    uint64_t arg;
+    while (const char* rest = procs_next(procs, name, arg)) {
+        if (families == process_slots) {
             log_printf("PROCS: more than %d programs (this kernel has %d process slots); "
-                       "ignoring \"%s\"\n", process_slots, process_slots, s);
+                       "ignoring \"%s\"\n", process_slots, process_slots, procs);
             console_printf(CS_RED "PROCS: at most %d programs\n", process_slots);
             break;
         }
-        proc* p = &ptable[pid];
-        p->pid = pid;
-        p->family = pid;
-        families = pid;
-        memcpy(p->name, s, min(len, sizeof(p->name) - 1));
-        s += len;
-        if (*s == ':') {
-            p->arg = strtoul(s + 1, &s, 0);
-        }
-        while (*s && *s != ' ') {
-            ++s;
-        }
+        procs = rest;
+        proc* p = &ptable[++families];
+        p->pid = p->family = families;
+        memcpy(p->name, name, sizeof(p->name));
+        p->arg = arg;
         if (process_load(p)) {
-            log_printf("proc %d: %s loaded at 0x%lx\n", pid, p->name, user_memory_start(p));
+            log_printf("proc %d: %s loaded at 0x%lx\n", p->pid, p->name, user_memory_start(p));
         }
         slots_end = p + 1;
-        ++pid;
     }
 }
 
-// Ends process `p`. Its CPU time stops here; the kernel's work of killing
-// and restarting it is charged to it by process_kill.
+// Ends process `p` (P_EXITED or P_BROKEN): it never runs again.
 static void process_end(proc* p, procstate_t state) {
     if (p == on_cpu) {
-        cpu_release();
+        cpu_release();          // its CPU time stops here
     }
-    children -= p->parent != 0 && p->state == P_RUNNABLE;
     p->state = state;
 }
 
-// Ends process `p` and gives back its memory.
-static void process_free(proc* p, procstate_t state) {
-    process_end(p, state);
-    process_memory_free(p);
-}
-
-// Kills `p` for `reason`. The others go on. With RESPAWN=N, a killed boot
-// process is started again from its program, up to N times (a forked
-// child is not: it has no program of its own to start from); one that
-// dies again soon after it started waits first, longer each time
-// (k-respawn.cc). Killing and restarting it is work the kernel does for
-// it, charged to its CPU time like its system calls.
+// Kills `p` for `reason`; the others go on. Its memory goes back while it
+// is still on the CPU, charged to it like its system calls.
 void process_kill(proc* p, const char* reason) {
+    process_memory_free(p);
     process_end(p, P_BROKEN);
-    uint64_t since = cpu_work_begin();
-    process_memory_free(p);     // giving its pages back is work for it too
-    // Keep the reason printable before printing it: it may quote a
-    // process's message, whose newlines would forge log lines.
-    size_t i = 0;
-    for (; reason[i] && i != sizeof(p->reason) - 1; ++i) {
-        bool plain = reason[i] >= ' ' && reason[i] < 0x7F && reason[i] != '"';
-        p->reason[i] = plain ? reason[i] : '?';
-    }
-    p->reason[i] = '\0';
-    if (respawn_log_each(p)) {
-        log_printf("proc %d killed: %s\n", p->pid, p->reason);
-        console_printf(CS_RED "proc %d killed: %s\n", p->pid, p->reason);
-    }
-    if (p->parent == 0 && p->lives <= bootopt.respawn) {
-        respawn_after_kill(p);  // at once, or after a wait (k-respawn.cc)
-    }
-    cpu_work_charge(p, since);
-    memory_audit_at("kill", p);         // AUDIT=1
-}
-
-// Replaces every process with the programs in `procs`, as if the machine
-// had booted with them (the program-set keys, k-keys.cc): each process
-// ends and gives back its page table, its slot starts over from zero
-// (counters, lives), and the new set is loaded as pids 1, 2, ... Called
-// from a tick's work (k-cpu.cc), at a timer interrupt or a switch, where
-// every process's registers are saved: a process that was in a system
-// call (sys_yield, say) is simply never resumed.
-void processes_restart(const char* procs) {
-    cpu_release();
-    for (int pid = 1; pid != NPROC; ++pid) {
-        proc* p = &ptable[pid];
-        if (p->pagetable) {
-            process_free(p, P_FREE);
-        }
-        memset(p, 0, sizeof(*p));
-    }
-    respawns_waiting = 0;
-    current = nullptr;
-    slots_end = &ptable[1];
-    families = children = 0;
-    log_printf("restart at tick %lu: PROCS=\"%s\"\n", ticks, procs);
-    processes_start(procs);
-    schedule();                 // does not return
+    process_killed(p, reason);  // the log; with RESPAWN=N, its restart (k-respawn.cc)
 }
 
 
 // ---- 3. Exceptions and interrupts ----
-// k-exception.S saved every register and calls exception(). For a process,
-// regs == &current->regs.
+// k-exception.S saved every register; for a process, regs ==
+// &current->regs. The watchdog's interrupt goes to watchdog() instead
+// (exception_entry, k-hardware.cc).
 
 void exception(regstate* regs) {
     bool from_process = entered_from_process(regs);
-    uint64_t intno = regs->reg_intno;
-    if (from_process && regs != &current->regs) {
-        // It arrived on a stack of its own (IST: the watchdog's interrupt,
-        // a double fault), not in current->regs.
-        current->regs = *regs;
-    }
-
-    if (intno == INT_TIMER) {
+    switch (regs->reg_intno) {
+    case INT_TIMER: {
         lapic_eoi();
-        uint64_t now = cpu_account();   // the clock, and a tick's work (k-cpu.cc)
+        // The clock, and once a tick has passed that tick's work, where a
+        // key may restart every process or power off: then no return.
+        uint64_t now = cpu_account();
         if (!from_process) {
             return;             // the idle loop was interrupted
         }
@@ -321,26 +209,25 @@ void exception(regstate* regs) {
             schedule();         // preempt: the next gets the CPU; does not return
             // End of exercise 1
         }
-        run(current);           // her slice goes on; does not return
+        run(current);           // the rest of its slice; does not return
     }
-    if (intno == INT_WATCHDOG) {
-        watchdog(regs, from_process);   // k-watchdog.cc
-        return;
-    }
-    if (intno >= INT_IRQ) {
-        // Spurious interrupts from the local APIC or the masked 8259s:
-        // nothing to do.
-        if (from_process) {
-            run(current);       // does not return
+    case INT_PF:
+        // A write to a page fork shares: the writer gets a copy of its own.
+        if (from_process && (regs->reg_errcode & PFERR_WRITE) && copy_on_write(current, rdcr2())) {
+            run(current);       // the write again, on its own page; does not return
         }
-        return;
+        break;
+    default:
+        if (regs->reg_intno >= INT_IRQ) {
+            // Spurious interrupts from the local APIC or the masked 8259s.
+            if (from_process) {
+                run(current);   // does not return
+            }
+            return;
+        }
+        break;
     }
-
-    // A write to a page fork shares copy-on-write: the writer gets its own.
-    if (intno == INT_PF && from_process && (regs->reg_errcode & PFERR_WRITE)
-        && copy_on_write(current, rdcr2())) {
-        run(current);           // the write again, on its own page; does not return
-    }
+    // A fault.
     char why[PROC_REASON_SIZE];
     describe_fault(regs, why, sizeof(why));
     // Exercise 3 (a fault kills only the process)
@@ -353,19 +240,63 @@ void exception(regstate* regs) {
 }
 
 
-// ---- 4. System calls ----
+// ---- 4. Scheduling ----
+
+// Exercise 15 (the fork bomb)
+// A family (a boot process and its descendants) holds at most its share of
+// the slots, and families take turns on the CPU, round robin inside each:
+// forking more buys a family no more CPU.
+static bool family_full(const proc* parent) {
+    int members = 0;
+    for (proc* p = &ptable[1]; p < slots_end; ++p) {
+        members += p->state == P_RUNNABLE && p->family == parent->family;
+    }
+    return members >= max(1, process_slots / max(families, 1));
+}
+
+static proc* next_to_run() {
+    static int last_of[NPROC];          // each family's member that ran last
+    int family = current ? current->family : families;
+    for (int i = 0; i != families; ++i) {
+        family = family == families ? 1 : family + 1;   // the next family, around
+        proc* const last = &ptable[last_of[family]];
+        for (proc* p = last + 1; p < slots_end; ++p) {
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
+        }
+        for (proc* p = &ptable[1]; p <= last && p < slots_end; ++p) {
+            if (p->state == P_RUNNABLE && p->family == family) {
+                last_of[family] = p->pid;
+                return p;
+            }
+        }
+    }
+    return nullptr;
+}
+// End of exercise 15
+
+// Runs the next runnable process. While none can run, the processor idles
+// (k-cpu.cc), until a killed process restarts at a tick (RESPAWN=N); with
+// none left to wait for, a headless run is over.
+void schedule() {
+    while (true) {
+        if (proc* p = next_to_run()) {
+            run(p);             // does not return
+        }
+        cpu_idle();             // returns once a process may have become runnable
+    }
+}
+
+
+// ---- 5. System calls ----
 // Called from syscall_entry with regs == &current->regs. Arguments come in
 // %rdi, %rsi, %rdx, %r10, %r8, %r9 and are the process's to choose: every
 // one is checked before use. Returning a value resumes the process with
 // that value in %rax; calls that switch processes do not return.
 
-// The rarer calls are kept out of line, so that syscall() itself, which
-// every sys_getpid runs, needs no stack frame beyond the frame pointer.
-__attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
-    // A page fork shares copy-on-write is the caller's to write: its own
-    // copy first.
-    copy_on_write(p, buf);
-    copy_on_write(p, buf + sizeof(SYSNAME) - 1);
+static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
     // Exercise 5 (sys_getsysname checks its buffer)
     // The kernel may write anywhere; the process may not. Write only if the
     // process itself could write every byte.
@@ -373,11 +304,10 @@ __attribute__((noinline)) static uint64_t syscall_getsysname(proc* p, uintptr_t 
         return -1;
     }
     // End of exercise 5
-    user_write(p->pagetable, buf, SYSNAME, sizeof(SYSNAME));
-    return 0;
+    return user_write(p, buf, SYSNAME, sizeof(SYSNAME)) ? 0 : -1;
 }
 
-__attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
+static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
     // Exercise 6 (sys_page_alloc checks its address)
     // Only a page-aligned address in the caller's own memory: never kernel
     // memory (below PROC_START_ADDR), never another process's.
@@ -388,8 +318,8 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     // End of exercise 6
     // A fresh zeroed page, writable, never run (W^X). A writable page the
     // caller alone uses is as good as fresh once zeroed; any other it had
-    // there loses a user, once the new one is in place: on failure,
-    // nothing has changed.
+    // there loses a user once the new one is in place: on failure, nothing
+    // has changed.
     vmiter it(p->pagetable, addr);
     uintptr_t old = it.user() ? it.pa() : 0;
     if (old && it.writable() && page_users(old) == 1) {
@@ -410,24 +340,13 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     return 0;
 }
 
-[[noreturn, gnu::noinline]] static void syscall_panic(proc* p, uintptr_t msg) {
-    // Copy the message a byte at a time, checking each byte is the
-    // process's to read; stop at NUL or after 100 characters.
-    char text[101];
-    size_t n = 0;
-    while (n != sizeof(text) - 1 && user_range_ok(p->pagetable, msg + n, 1, false)) {
-        user_read(p->pagetable, &text[n], msg + n, 1);
-        if (text[n] == '\0') {
-            break;
-        }
-        ++n;
-    }
-    text[n] = '\0';
+[[noreturn]] static void syscall_panic(proc* p, uintptr_t msg) {
     char why[PROC_REASON_SIZE];
-    if (n == 0 && !user_range_ok(p->pagetable, msg, 1, false)) {
-        snprintf(why, sizeof(why), "sys_panic (message at 0x%lx not readable)", msg);
-    } else {
+    char text[101];             // at most 100 characters of the message
+    if (user_string_read(p->pagetable, msg, text, sizeof(text))) {
         snprintf(why, sizeof(why), "sys_panic: %s", text);
+    } else {
+        snprintf(why, sizeof(why), "sys_panic (message at 0x%lx not readable)", msg);
     }
     // Exercise 7 (sys_panic kills only the caller)
     process_kill(p, why);
@@ -435,7 +354,7 @@ __attribute__((noinline)) static uint64_t syscall_page_alloc(proc* p, uintptr_t 
     // End of exercise 7
 }
 
-[[noreturn, gnu::noinline]] static void syscall_exit(proc* p) {
+[[noreturn]] static void syscall_exit(proc* p) {
     log_printf("proc %d exited\n", p->pid);
     process_end(p, P_EXITED);
     // Exercise 14 (exit frees memory)
@@ -457,7 +376,7 @@ static uintptr_t fork_writable_page(proc* child, uintptr_t va, uintptr_t pa, uin
     return pa;
 }
 
-static bool copy_on_write(proc* p, uintptr_t addr) {
+bool copy_on_write(proc* p, uintptr_t addr) {
     uintptr_t va = round_down(addr, PAGESIZE);
     uintptr_t pa = cow_page(p->pagetable, va);
     if (pa == 0) {
@@ -476,11 +395,13 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
 }
 // End of exercise 16
 
+// Fork's helpers (before exercise 12, whose starting code forks nothing,
+// nothing calls them).
+
 // The child's page for the parent's user page at `va` (physical `pa`,
-// permissions `perm`): 0 if no memory is left. address_space_copy
-// (k-memory.cc) asks for each page the parent maps. (Unused before
-// exercise 12.)
-[[maybe_unused]] static uintptr_t fork_page(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm) {
+// permissions `perm`), or 0 if no memory is left: address_space_copy
+// (k-memory.cc) asks for each page the parent maps.
+uintptr_t fork_page(void* ctx, uintptr_t va, uintptr_t pa, uint64_t& perm) {
     proc* child = static_cast<proc*>(ctx);
     // Exercise 13 (shared read-only memory)
     // Code and constants never change: parent and child use the same page.
@@ -492,12 +413,25 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     return fork_writable_page(child, va, pa, perm);
 }
 
-[[maybe_unused]] static proc* fork_slot(const proc* parent);
+// A free slot for a child of `parent`, or null: one that no process holds
+// and no killed boot process waits in for its restart (k-respawn.cc).
+proc* fork_slot(const proc* parent) {
+    if (family_full(parent)) {
+        return nullptr;
+    }
+    for (int pid = 1; pid <= process_slots; ++pid) {
+        proc* p = &ptable[pid];
+        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {
+            p->pid = pid;
+            return p;
+        }
+    }
+    return nullptr;
+}
 
 // The child's bookkeeping, once its memory and registers are in place: it
 // runs the parent's program, in the parent's family, from zero counters.
-// (Unused before exercise 12, whose starting code forks nothing.)
-[[maybe_unused]] static void process_forked(proc* child, const proc* parent) {
+void process_forked(proc* child, const proc* parent) {
     memcpy(child->name, parent->name, sizeof(child->name));
     child->arg = parent->arg;
     child->parent = parent->pid;
@@ -511,13 +445,12 @@ static bool copy_on_write(proc* p, uintptr_t addr) {
     // nothing).
     segments_switch(&child->segs, child->segs);
     child->state = P_RUNNABLE;
-    ++children;
     slots_end = max(slots_end, child + 1);
     log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
     memory_audit_at("fork", child);     // AUDIT=1
 }
 
-__attribute__((noinline)) static uint64_t syscall_fork(proc* parent) {
+static uint64_t syscall_fork(proc* parent) {
     // Exercise 12 (fork)
     // The child: a free slot, a page table of its own, a copy of the
     // parent's memory, the parent's registers but %rax = 0 (what fork
@@ -563,107 +496,6 @@ uint64_t syscall(regstate* regs) {
         return syscall_fork(p);
     default:
         return -1;
-    }
-}
-
-
-// ---- 5. Scheduling ----
-
-// The next runnable process after `current`, round robin over the slots:
-// two plain scans, since every yield runs them, and none past the last slot
-// ever used (no process is ever there). Null if none can run.
-static proc* round_robin() {
-    proc* const after = current ? current + 1 : &ptable[1];
-    for (proc* p = after; p < slots_end; ++p) {
-        if (p->state == P_RUNNABLE) {
-            return p;
-        }
-    }
-    for (proc* p = &ptable[1]; p != after && p < slots_end; ++p) {
-        if (p->state == P_RUNNABLE) {
-            return p;
-        }
-    }
-    return nullptr;
-}
-
-// Exercise 15 (the fork bomb)
-// A family (a boot process and its descendants) holds at most its share of
-// the slots, and families take turns on the CPU, round robin inside each:
-// forking more buys a family no more CPU.
-static bool family_full(const proc* parent) {
-    int members = 0;
-    for (proc* p = &ptable[1]; p < slots_end; ++p) {
-        members += p->state == P_RUNNABLE && p->family == parent->family;
-    }
-    return members >= max(1, process_slots / max(families, 1));
-}
-
-static proc* next_to_run() {
-    if (children == 0) {
-        return round_robin();   // each family its boot process alone: the same turns
-    }
-    static int last_of[NPROC];          // each family's member that ran last
-    int family = current ? current->family : families;
-    for (int i = 0; i != families; ++i) {
-        family = family == families ? 1 : family + 1;   // the next family, around
-        proc* const last = &ptable[last_of[family]];
-        for (proc* p = last + 1; p < slots_end; ++p) {
-            if (p->state == P_RUNNABLE && p->family == family) {
-                last_of[family] = p->pid;
-                return p;
-            }
-        }
-        for (proc* p = &ptable[1]; p <= last && p < slots_end; ++p) {
-            if (p->state == P_RUNNABLE && p->family == family) {
-                last_of[family] = p->pid;
-                return p;
-            }
-        }
-    }
-    return nullptr;
-}
-// End of exercise 15
-
-// A free slot for a child of `parent`, or null: one that no process holds
-// and no killed boot process waits in for its restart (k-respawn.cc).
-// (Unused before exercise 12, whose starting code forks nothing.)
-[[maybe_unused]] static proc* fork_slot(const proc* parent) {
-    if (family_full(parent)) {
-        return nullptr;
-    }
-    for (int pid = 1; pid <= process_slots; ++pid) {
-        proc* p = &ptable[pid];
-        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {
-            p->pid = pid;
-            return p;
-        }
-    }
-    return nullptr;
-}
-
-// Runs the next runnable process, once any killed process whose wait is
-// over has restarted (k-respawn.cc). With none runnable but some waiting,
-// idles until one restarts; with none at all, a headless run is over;
-// otherwise wait (interrupts on) for 'q'.
-void schedule() {
-    if (respawns_waiting != 0) {
-        respawn_due();
-    }
-    if (proc* p = next_to_run()) {
-        run(p);                 // does not return
-    }
-    cpu_release();
-    if (proc* p = respawn_idle()) {     // killed ones waiting: idle until one restarts
-        run(p);                 // does not return
-    }
-    if (bootopt.headless) {
-        log_printf("no runnable processes\n");
-        finish(POWEROFF_NORMAL);        // does not return
-    }
-    console_printf(CS_WHITE "No process can run. Press q to quit.\n");
-    while (true) {
-        asm volatile("sti; hlt; cli" : : : "memory");
     }
 }
 

@@ -137,8 +137,15 @@ uintptr_t process_page_alloc(proc* p, uintptr_t va);
 [[noreturn]] void run(proc* p);         // returns to process p
 void process_kill(proc* p, const char* reason);
 bool process_load(proc* p);             // (re)starts p from its program
-[[noreturn]] void processes_restart(const char* procs);   // a new program set
+void processes_start(const char* procs);    // loads PROCS as pids 1, 2, ...
 uint64_t kernel_page_perm(uintptr_t pa);    // a kernel page's permissions
+// Exercise 16: a write to a page fork shares, at `addr`, gets the writer a
+// copy of its own. False if `addr` is on no such page (or no memory is left).
+bool copy_on_write(proc* p, uintptr_t addr);
+// Fork's helpers (exercise 12 calls them).
+uintptr_t fork_page(void* child, uintptr_t va, uintptr_t pa, uint64_t& perm);
+proc* fork_slot(const proc* parent);
+void process_forked(proc* child, const proc* parent);
 
 // ---- k-cpu.cc: the clock and CPU time ----
 extern uint64_t ticks;                  // timer periods (1/HZ s) since boot
@@ -148,6 +155,10 @@ void clock_start();                     // tick 0 starts now
 // headless run), which may not return. Returns the time-stamp counter.
 uint64_t cpu_account();
 void cpu_release();                     // the processor goes to no one
+// Nothing can run: waits for the next tick (interrupts on) while a killed
+// process waits for its restart; otherwise ends a headless run, or waits
+// for the key q (and does not return).
+void cpu_idle();
 uint64_t cpu_work_begin();              // the kernel's work for one process starts...
 void cpu_work_charge(proc* p, uint64_t since);  // ...and is charged to it
 void cpu_switch(proc* p);               // p becomes current and on_cpu; its slice starts
@@ -155,6 +166,7 @@ bool slice_over(uint64_t now);          // on_cpu has had a whole slice
 
 // Entry points from k-exception.S.
 extern "C" void kernel_start();
+extern "C" void exception_entry(regstate* regs);    // k-hardware.cc: to exception()
 extern "C" void exception(regstate* regs);
 extern "C" uint64_t syscall(regstate* regs);
 
@@ -248,6 +260,9 @@ uint64_t quirk_int_vector(const regstate* regs);
 // Loads program `name` into process p's own memory, on pages from
 // process_page_alloc. Returns 0, or -1 with why in p->reason (and logged).
 int program_load(proc* p, const char* name);
+// The next program a PROCS string names, and its argument; returns the rest
+// of the string, or null when none is left.
+const char* procs_next(const char* s, char (&name)[PROC_NAME_SIZE], uint64_t& arg);
 void program_list(char* buf, size_t size);
 bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 
@@ -262,11 +277,14 @@ bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 
 // ---- k-respawn.cc: restarts that cannot starve the others ----
 extern int respawns_waiting;            // killed processes waiting for their next life
-bool respawn_log_each(proc* p);         // whether to log this kill line by line
-void respawn_after_kill(proc* p);       // restarts p now, or once its wait is over
-proc* respawn_due();                    // restarts those whose wait is over
-proc* respawn_idle();                   // idles until one restarts; null if none waits
+// After a kill (its memory freed): records and logs `reason`, printable,
+// and with RESPAWN=N restarts p now or after its wait.
+void process_killed(proc* p, const char* reason);
+void respawn_due();                     // restarts those whose wait is over (each tick)
 void respawn_started(proc* p);          // a new life began (process_load)
+// Replaces every process with the programs in `procs`, as if the machine
+// had booted with them (the program-set keys).
+[[noreturn]] void processes_restart(const char* procs);
 bool respawn_pending(const proc* p);    // killed, its slot kept for its next life
 
 // ---- k-screen.cc: the live screen (status panel, memory map, views) ----
@@ -348,8 +366,14 @@ void user_copy(void* dst, const void* src, size_t n);
 void user_zero(void* dst, size_t n);
 // Copies between kernel memory and process memory as `pt` maps it, through
 // the direct map, whatever table the processor is on. Check first.
-void user_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n);
+// The kernel's writes for process p into its own memory: a page that fork
+// shares becomes p's own first (copy_on_write). False, writing nothing, if
+// no memory is left for such a copy.
+bool user_write(proc* p, uintptr_t va, const void* src, size_t n);
+// Reads the NUL-terminated string at `va` into buf, a byte at a time while
+// each is p's to read, cut to size - 1. False if not even its first byte is.
+bool user_string_read(x86_64_pagetable* pt, uintptr_t va, char* buf, size_t size);
 void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
 void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
 // ---- k-audit.cc: the integrity check and the memory audit ----

@@ -6,9 +6,26 @@
 
 // ---- Memory layout ----
 // Below PROC_START_ADDR, virtual = physical in every page table. The
-// lecture's kernels put process k in slot k (virtual = physical too); the
-// problem set's give every process the same layout, from PROC_START_ADDR
-// up to MEMSIZE_VIRTUAL, backed by pages from anywhere in physical memory.
+// lecture's kernels (before exercise 10) put process k in slot k, mapped
+// one to one (virtual = physical); the problem set's (exercises 10-16)
+// give every process the same layout instead, from PROC_START_ADDR up to
+// MEMSIZE_VIRTUAL (its stack in the top page), on pages from anywhere.
+//
+//   0x000000 +----------------+ page 0: never mapped (null pointers fault)
+//            | boot, BIOS data|
+//   0x040000 +----------------+ KERNEL_START_ADDR
+//            | kernel code    | read-only, even for the kernel (CR0.WP)
+//            | kernel data    | page tables, ptable[], ...
+//   0x07C000 | kernel stack   | grows down from KERNEL_STACK_TOP (0x80000)
+//   0x0A0000 +----------------+ reserved for hardware; 0xB8000 is the CGA
+//            |  console  (C)  | screen, the one page below 1 MB that
+//   0x100000 +----------------+ processes may touch (PTE_U)
+//            | slot 1 (pid 1) | PROC_START_ADDR: program, then pages from
+//   0x140000 +----------------+ sys_page_alloc, stack in the top page
+//            | slot 2 (pid 2) |
+//   0x180000 +----------------+
+//            | slot 3, slot 4 | PROC_SLOT_SIZE = 0x40000 each
+//   0x200000 +----------------+ MEMSIZE_PHYSICAL
 #define KERNEL_START_ADDR   0x40000UL   // kernel code and data start here
 #define KERNEL_STACK_TOP    0x80000UL   // kernel stack grows down from here
 #define KERNEL_STACK_SIZE   0x4000UL    // 16 KB (link/kernel.ld keeps it free)

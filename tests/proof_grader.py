@@ -85,10 +85,12 @@ def _(t, m):
 
 
 RIGHT = [
-    SimpleNamespace(tag='plain-loops', what='schedules families with two plain loops over the '
-                    'slots, with no shortcut while no child runs',
-                    old='    if (children == 0) {\n        return round_robin();   // each family '
-                    'its boot process alone: the same turns\n    }\n', new=''),
+    SimpleNamespace(tag='fork-slot-from-top', what='gives a child the highest free slot, not the '
+                    'lowest',
+                    old='    for (int pid = 1; pid <= process_slots; ++pid) {\n        proc* p = &ptable[pid];\n'
+                    '        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {',
+                    new='    for (int pid = process_slots; pid >= 1; --pid) {\n        proc* p = &ptable[pid];\n'
+                    '        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {'),
     SimpleNamespace(tag='cow-always-copies', what="copies a copy-on-write page even for its "
                     'last user',
                     old='    uintptr_t mine = page_users(pa) == 1 ? pa : process_page_alloc(p, va);',

