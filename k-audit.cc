@@ -105,10 +105,7 @@ static void count_mappings(x86_64_pagetable* pt, int pid) {
         if ((pte & PTE_U) && pa < MEMSIZE_PHYSICAL) {
             mappings[pa / PAGESIZE] += mappings[pa / PAGESIZE] != 255;
             // The shared kernel table: its user pages are the slots' owners'.
-            int who = pid;
-            for (int q = 1; pid == 0 && q <= SLOT_PROCS; ++q) {
-                who = va >= proc_slot_start(q) && va < proc_slot_end(q) ? q : who;
-            }
+            int who = pid != 0 ? pid : slot_owner(va);
             mapper[pa / PAGESIZE] = who;
             if (pte & PTE_COW) {
                 cow_mapper[pa / PAGESIZE] = who;

@@ -70,9 +70,8 @@ uintptr_t kalloc(int for_pid) {
     if (!claimable()) {
         return 0;
     }
-    // First fit, from the bottom: the lecture's kernels keep the process
-    // slots (from PROC_START_ADDR) for their processes, so their page
-    // tables come from low memory.
+    // First fit, from the bottom: page tables and early pages come from low
+    // memory, away from PROC_START_ADDR (k-slots.cc's slots begin there).
     for (size_t i = lowest_free; i != NPAGES; ++i) {
         if (users[i] == 0 && page_claim(i * PAGESIZE, for_pid)) {
             lowest_free = i + 1;
@@ -100,20 +99,6 @@ bool page_claim(uintptr_t pa, int for_pid) {
     --free_pages;
     copy_due = 0;                       // that copy's page, if one was due
     return true;                        // free pages are kept zeroed (kfree)
-}
-
-// The lecture's kernels, before exercise 10: a process's page is the
-// physical page at its own virtual address. A page of the allocator's is
-// counted (0 if it is in use); any other is handed out as it is, zeroed:
-// before exercise 6 a process may even be given a kernel page.
-uintptr_t page_at_same_address(uintptr_t va, int for_pid) {
-    if (va >= MEMSIZE_PHYSICAL || va % PAGESIZE != 0) {
-        return 0;
-    } else if (page_is_memory(va)) {
-        return page_claim(va, for_pid) ? va : 0;
-    }
-    page_zero(va);
-    return va;
 }
 
 void kfree(uintptr_t pa) {
@@ -571,10 +556,6 @@ void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t
     }
 }
 
-void user_page_zero(x86_64_pagetable* pt, uintptr_t va) {
-    page_zero(vmiter(pt, va).pa());
-}
-
 void user_read(x86_64_pagetable* pt, void* dst, uintptr_t va, size_t n) {
     if (rdcr3() == reinterpret_cast<uintptr_t>(pt)) {
         user_copy(dst, reinterpret_cast<const void*>(va), n);
@@ -601,4 +582,29 @@ bool user_string_read(x86_64_pagetable* pt, uintptr_t va, char* buf, size_t size
     }
     buf[n] = '\0';
     return n != 0;
+}
+
+// A fresh zeroed page at process p's virtual page `va`, writable and never
+// run (W^X), for sys_page_alloc. A writable page p alone uses there is as
+// good as fresh once zeroed; any other loses a user once the new one is in
+// place: on failure (no memory), nothing has changed.
+bool user_page_fresh(proc* p, uintptr_t va) {
+    vmiter it(p->pagetable, va);
+    uintptr_t old = it.user() ? it.pa() : 0;
+    if (old && it.writable() && page_users(old) == 1) {
+        page_zero(old);
+        return true;
+    }
+    uintptr_t pa = process_page_alloc(p, va);
+    if (pa == 0) {
+        return false;
+    }
+    if (it.map(pa, PTE_PWU | PTE_NX) < 0) {
+        kfree(pa);
+        return false;
+    }
+    if (old) {
+        kfree(old);
+    }
+    return true;
 }

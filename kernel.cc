@@ -68,10 +68,8 @@ uint64_t kernel_page_perm(uintptr_t pa) {
 // ---- 2. Processes ----
 
 // The registers a process may hold when it runs, whatever it did to them:
-// 64-bit code and stack segments at CPL 3, and of %rflags only the
-// arithmetic, direction and single-step flags and the two that bind only
-// it (FL_USER_MASK), with interrupts on. Loading and resuming a process
-// both come through here.
+// 64-bit segments at CPL 3, and of %rflags only those that bind it alone
+// (FL_USER_MASK), with interrupts on. Every load and resume comes here.
 static void set_user_mode(regstate& regs) {
     regs.reg_cs = SEGSEL_APP_CODE | 3;
     regs.reg_ss = SEGSEL_APP_DATA | 3;
@@ -116,9 +114,8 @@ static x86_64_pagetable* process_pagetable(proc* p) {
 }
 
 // (Re)starts process `p` from its program: its page table, a fresh copy of
-// the program, and the registers process_start (u-lib.cc) expects: %rdi =
-// the PROCS argument, %rsi = how many times it was restarted. Returns false,
-// with the reason in p->reason, if it could not be loaded.
+// the program, and %rdi = its PROCS argument, %rsi = its restarts so far
+// (process_start, u-lib.cc). False, with p->reason, if it cannot load.
 bool process_load(proc* p) {
     p->state = P_BROKEN;        // until it is loaded: never runnable without a page table
     p->pagetable = process_pagetable(p);
@@ -189,9 +186,8 @@ void process_kill(proc* p, const char* reason) {
 
 
 // ---- 3. Exceptions and interrupts ----
-// k-exception.S saved every register; for a process, regs ==
-// &current->regs. The watchdog's interrupt goes to watchdog() instead
-// (exception_entry, k-hardware.cc).
+// k-exception.S saved every register (for a process, regs == &current->regs)
+// and exception_entry (k-hardware.cc) took the watchdog's interrupt.
 
 void exception(regstate* regs) {
     bool from_process = entered_from_process(regs);
@@ -277,9 +273,8 @@ static proc* next_to_run() {
 }
 // End of exercise 15
 
-// Runs the next runnable process. While none can run, the processor idles
-// (k-cpu.cc), until a killed process restarts at a tick (RESPAWN=N); with
-// none left to wait for, a headless run is over.
+// Runs the next runnable process. While none can, the processor idles until
+// a killed one restarts (RESPAWN=N); with none to wait for, a run is over.
 void schedule() {
     while (true) {
         if (proc* p = next_to_run()) {
@@ -291,10 +286,9 @@ void schedule() {
 
 
 // ---- 5. System calls ----
-// Called from syscall_entry with regs == &current->regs. Arguments come in
-// %rdi, %rsi, %rdx, %r10, %r8, %r9 and are the process's to choose: every
-// one is checked before use. Returning a value resumes the process with
-// that value in %rax; calls that switch processes do not return.
+// From syscall_entry, with regs == &current->regs. The arguments (%rdi, %rsi,
+// ...) are the process's to choose: each is checked before use. A returned
+// value resumes the process in %rax; calls that switch do not return.
 
 static uint64_t syscall_getsysname(proc* p, uintptr_t buf) {
     // Exercise 5 (sys_getsysname checks its buffer)
@@ -316,28 +310,7 @@ static uint64_t syscall_page_alloc(proc* p, uintptr_t addr) {
         return -1;
     }
     // End of exercise 6
-    // A fresh zeroed page, writable, never run (W^X). A writable page the
-    // caller alone uses is as good as fresh once zeroed; any other it had
-    // there loses a user once the new one is in place: on failure, nothing
-    // has changed.
-    vmiter it(p->pagetable, addr);
-    uintptr_t old = it.user() ? it.pa() : 0;
-    if (old && it.writable() && page_users(old) == 1) {
-        user_page_zero(p->pagetable, addr);
-        return 0;
-    }
-    uintptr_t pa = process_page_alloc(p, addr);
-    if (pa == 0) {
-        return -1;
-    }
-    if (it.map(pa, PTE_PWU | PTE_NX) < 0) {
-        kfree(pa);
-        return -1;
-    }
-    if (old) {
-        kfree(old);
-    }
-    return 0;
+    return user_page_fresh(p, addr) ? 0 : -1;
 }
 
 [[noreturn]] static void syscall_panic(proc* p, uintptr_t msg) {
@@ -395,8 +368,7 @@ bool copy_on_write(proc* p, uintptr_t addr) {
 }
 // End of exercise 16
 
-// Fork's helpers (before exercise 12, whose starting code forks nothing,
-// nothing calls them).
+// Fork's helpers, which exercise 12 calls.
 
 // The child's page for the parent's user page at `va` (physical `pa`,
 // permissions `perm`), or 0 if no memory is left: address_space_copy
@@ -440,10 +412,7 @@ void process_forked(proc* child, const proc* parent) {
     child->cpu_time = child->syscalls = 0;
     child->reason[0] = '\0';
     child->respawn = {};        // a forked child is never restarted
-    // The parent is on the CPU: its segment registers are the processor's
-    // (this saves them into child->segs and, `in` being the same, loads
-    // nothing).
-    segments_switch(&child->segs, child->segs);
+    segments_switch(&child->segs, child->segs);    // the parent's, from the processor
     child->state = P_RUNNABLE;
     slots_end = max(slots_end, child + 1);
     log_printf("proc %d: forked from proc %d\n", child->pid, parent->pid);
@@ -502,8 +471,7 @@ uint64_t syscall(regstate* regs) {
 
 // ---- 6. Running a process ----
 
-// Returns to process `p` with the registers it had at its last kernel
-// entry, as set_user_mode() allows. Never returns.
+// Returns to process `p` with its saved registers, as set_user_mode() allows.
 void run(proc* p) {
     if (p != on_cpu) {
         cpu_switch(p);              // p's page table, segments, slice (k-cpu.cc)

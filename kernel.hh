@@ -275,6 +275,10 @@ bool kernel_image_read(uint64_t offset, void* dst, size_t size);
 // table on the disk). Returns false if none.
 bool kernel_symbol(uintptr_t addr, char* name, size_t size, uintptr_t* offset);
 
+// ---- k-slots.cc: the lecture's slot layout (exercises 8 and 10's starting code) ----
+uintptr_t page_at_same_address(uintptr_t va, int owner);   // its slot's page, identity-mapped
+int slot_owner(uintptr_t va);           // the pid whose slot holds va, or 0
+
 // ---- k-respawn.cc: restarts that cannot starve the others ----
 extern int respawns_waiting;            // killed processes waiting for their next life
 // After a kill (its memory freed): records and logs `reason`, printable,
@@ -320,7 +324,6 @@ void kfree(uintptr_t pa);               // one user fewer: free at the last
 void page_share(uintptr_t pa);          // one user more (fork's shared pages)
 unsigned page_users(uintptr_t pa);
 bool page_claim(uintptr_t pa, int owner);   // that very page, if it is free
-uintptr_t page_at_same_address(uintptr_t va, int owner);   // before exercise 10
 bool page_is_memory(uintptr_t pa);      // the allocator's (not kernel, console, ...)
 void page_copy(uintptr_t dst, uintptr_t src);   // 4 KiB, 32 bytes a turn
 bool page_owned_by(uintptr_t pa, int pid);  // kalloc'd for pid
@@ -374,8 +377,10 @@ bool user_write(proc* p, uintptr_t va, const void* src, size_t n);
 // Reads the NUL-terminated string at `va` into buf, a byte at a time while
 // each is p's to read, cut to size - 1. False if not even its first byte is.
 bool user_string_read(x86_64_pagetable* pt, uintptr_t va, char* buf, size_t size);
+// A fresh zeroed page at p's page `va` (sys_page_alloc), replacing what was
+// there; false, changing nothing, if no memory is left.
+bool user_page_fresh(proc* p, uintptr_t va);
 void pagetable_write(x86_64_pagetable* pt, uintptr_t va, const void* src, size_t n);
-void user_page_zero(x86_64_pagetable* pt, uintptr_t va);
 // ---- k-audit.cc: the integrity check and the memory audit ----
 // Pages: free, used, shared (more than one user), leaked (used, in no
 // table), reserved (free, but promised to copy-on-write copies); and the

@@ -387,7 +387,7 @@ return PTE_P | PTE_W | PTE_NX;'''),
     page_share(pa);
     return pa;
 }
-static bool copy_on_write(proc* p, uintptr_t addr) {
+bool copy_on_write(proc* p, uintptr_t addr) {
     return false;
 }'''),
     SimpleNamespace(n=12, tag='child-rbx', outcome='child-registers', says="parent's registers",
