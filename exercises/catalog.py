@@ -1,8 +1,23 @@
 """catalog.py: reads exercises/catalog.txt, the list of the WeensyOS
-exercises (see that file for what each field means)."""
+exercises (see that file for what each field means), and makes the
+lecture's "before" kernels from the finished kernel.cc: its solutions
+replaced by the catalog's TODOs and starting code.
+
+    python3 exercises/catalog.py before K SRC OUT   SRC (kernel.cc) with
+                                    exercises K and later replaced
+    python3 exercises/catalog.py lecture-before ATTACK
+                                    prints K: before-K is the kernel just
+                                    before the defense that stops ATTACK
+
+A solution is the code between `// Exercise N (title)` and
+`// End of exercise N`; both lines stay, so the student knows where to work
+and the grader can still find the places.
+"""
 import fnmatch
 import os
 import re
+import sys
+import textwrap
 from dataclasses import dataclass
 
 CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'catalog.txt')
@@ -132,3 +147,125 @@ KERNEL_FILES = ('kernel.cc', 'kernel.hh', 'k-*.cc', 'k-*.hh', 'k-*.S')
 def student_file(path):
     return '/' not in path and (any(fnmatch.fnmatch(path, p) for p in KERNEL_FILES)
                                 or path in {e.file for e in EXERCISES})
+
+
+# ---- The before-K kernels (make, make run-before-ATTACK, make grade) ----
+
+class ToolError(Exception):
+    pass
+
+
+def regions(text, path):
+    """{exercise number: (first line index, last line index)} of the marker
+    pairs in `text`, checked to be well formed."""
+    lines = text.split('\n')
+    found = {}
+    open_n = None
+    for i, line in enumerate(lines):
+        m = re.match(r'^\s*// Exercise (\d+) \((.*)\)\s*$', line)
+        if m:
+            if open_n is not None:
+                raise ToolError(f'{path}:{i + 1}: exercise {m.group(1)} starts inside '
+                                f'exercise {open_n}')
+            open_n = int(m.group(1))
+            start = i
+            continue
+        m = re.match(r'^\s*// End of exercise (\d+)\s*$', line)
+        if m:
+            if open_n != int(m.group(1)):
+                raise ToolError(f'{path}:{i + 1}: "End of exercise {m.group(1)}" '
+                                f'without its start')
+            found[open_n] = (start, i)
+            open_n = None
+    if open_n is not None:
+        raise ToolError(f'{path}: exercise {open_n} has no "End of exercise {open_n}"')
+    return found
+
+
+def comment(indent, text, first='', rest=''):
+    """`text` as // comment lines that fit in 79 columns at `indent`, the
+    first line led by `first` and the others by `rest`."""
+    width = max(40, 79 - len(indent) - 3)
+    lines = textwrap.wrap(' '.join(text.split()), width, initial_indent=first,
+                          subsequent_indent=rest)
+    return [f'{indent}// {line}' for line in lines]
+
+
+def starting_code(ex, indent):
+    """The TODO comment and the lecture's starting code for `ex`."""
+    attack = ex.attacks[0]
+    out = comment(indent, ex.todo, 'TODO: ')
+    out += comment(indent, f'Lecture: {ex.idea}.', '  ', '    ')
+    if not ex.before.startswith('('):
+        out += comment(indent, f'Without it: {ex.before}.', '  ', '    ')
+    # Commands on lines of their own, never wrapped: they are copied.
+    out += [f'{indent}//   Try it: {ex.try_command()}',
+            f'{indent}//   Check it: make grade EXERCISES={ex.number}']
+    if ex.start:
+        out += [indent + line for line in ex.start.split('\n')]
+    return out
+
+
+GIVEN = 'Given: this exercise comes solved in this handout.'
+
+
+def replace(text, path, numbers, given=()):
+    """`text` with the solutions of exercises `numbers` replaced, and those
+    of exercises `given` marked as given."""
+    lines = text.split('\n')
+    spans = regions(text, path)
+    for n in sorted((n for n in spans if n in given), key=lambda n: spans[n][0], reverse=True):
+        first = spans[n][0]
+        indent = re.match(r'^(\s*)', lines[first]).group(1)
+        lines.insert(first + 1, f'{indent}// {GIVEN}')
+        spans = regions('\n'.join(lines), path)
+    # From the bottom up, so that each replacement leaves the line numbers
+    # of the ones above it as they were.
+    for n in sorted((n for n in spans if n in numbers), key=lambda n: spans[n][0], reverse=True):
+        first, last = spans[n]
+        indent = re.match(r'^(\s*)', lines[first]).group(1)
+        lines[first + 1:last] = starting_code(by_number(n), indent)
+    return '\n'.join(lines)
+
+
+def before(k, src, out):
+    """Writes `src` with exercises k and later replaced, to `out`."""
+    with open(src) as f:
+        text = f.read()
+    text = replace(text, src, {e.number for e in EXERCISES if e.number >= k})
+    tmp = out + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, out)
+
+
+def lecture_before(program):
+    """K such that before-K is the kernel on which `program` succeeds: the
+    one just before its defense (for Eve's own attack exercise, the kernel
+    before per-process page tables)."""
+    for e in EXERCISES:
+        if program in e.attacks:
+            return 8 if e.number == 9 else e.number
+    attacks = ' '.join(a for e in EXERCISES for a in e.attacks)
+    raise ToolError(f"'{program}' is no exercise's attack; the attacks are: {attacks}")
+
+
+
+
+def main(argv):
+    try:
+        if len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
+            before(int(argv[2]), argv[3], argv[4])
+        elif len(argv) == 3 and argv[1] == 'lecture-before':
+            print(lecture_before(argv[2]))
+        else:
+            print(__doc__.split('\n\n')[1], file=sys.stderr)
+            return 2
+    except ToolError as e:
+        print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -12,8 +12,9 @@ kernel address she attacks (see Variants below). A kernel that recognises
 the handout's attacks by name, timing or exact address gains nothing.
 
     python3 exercises/grade.py --help             the options
-    python3 exercises/grade.py --batch DIR ...    every submission in DIR
-                                                  (exercises/batch.py)
+    python3 exercises/grade.py --batch DIR ...    every submission in DIR (the
+                                                  course's full tree only:
+                                                  make grade-all)
 """
 import concurrent.futures
 import json
@@ -46,7 +47,7 @@ BOOT_TIMEOUT = 20                   # seconds; a hang is caught sooner by the wa
 QEMUS = int(os.environ.get('WEENSY_QEMUS') or 0) or max(1, min(2, os.cpu_count() or 1))
 WARMUP = EVE_WARMUP                 # Eve's yields before she attacks, unless varied
 SLOT_SIZE = PROC_SLOT_SIZE
-# Written into every handout (exercises/tool.py): its presence says "this
+# Written into every handout (make handout): its presence says "this
 # tree is a handout", and its `exercises:` line says which were handed out.
 HANDOUT_STAMP = os.path.join(HERE, 'handout.txt')
 
@@ -1016,7 +1017,12 @@ def summary_table(paths):
 def main(argv):
     args = argv[1:]
     if args[:1] == ['--batch']:
-        import batch
+        try:
+            import batch
+        except ModuleNotFoundError:
+            print('grade.py --batch: batch grading is in the course\'s full tree, not in a '
+                  'student handout (make grade grades this tree)', file=sys.stderr)
+            return 2
         return batch.main(args[1:])
     a = parse_args(args)
     if a.summary:

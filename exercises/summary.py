@@ -205,7 +205,7 @@ class Summary:
         return any(text in row for row in self.console)
 
 
-# ---- The command line of every tool (grade.py, batch.py, tool.py, tests/) ----
+# ---- The command line of every tool (grade.py, the course's own, the tests) ----
 
 class Options(argparse.ArgumentParser):
     """argparse with --help, whose error for a bad option or value is one

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""tool.py: makes the student handout and the lecture's "before" kernels
-from the finished kernel, so that neither can drift from the solutions.
+"""tool.py: the instructors' tool (never in a handout): makes the student
+handout and Gradescope's autograder zip from the finished kernel, so that
+neither can drift from the solutions. (The lecture's "before" kernels are
+catalog.py's, which handouts keep.)
 
     python3 exercises/tool.py handout DIR [LIST] the student tree, in DIR (new,
                                                  empty, or a handout repository
@@ -11,16 +13,8 @@ from the finished kernel, so that neither can drift from the solutions.
     python3 exercises/tool.py autograder OUT [LIST]  Gradescope's autograder
                                                  zip: the handout of LIST,
                                                  setup.sh, run_autograder
-    python3 exercises/tool.py before K SRC OUT   SRC (kernel.cc) with exercises
-                                                 K and later replaced by the
-                                                 lecture's starting code
-    python3 exercises/tool.py lecture-before ATTACK
-                                  prints K: the kernel just before the
-                                  defense that stops ATTACK is before-K
-
-A solution is the code between `// Exercise N (title)` and
-`// End of exercise N` (see catalog.py); both lines stay, so the student
-knows where to work and the grader can still find the places.
+    python3 exercises/tool.py before K SRC OUT   as catalog.py before
+    python3 exercises/tool.py lecture-before ATTACK  as catalog.py lecture-before
 """
 import hashlib
 import os
@@ -29,102 +23,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import (EXERCISES, HANDOUT_SAYS, by_number, describe_numbers,  # noqa: E402
-                     parse_numbers, student_file)
+from catalog import (EXERCISES, GIVEN, HANDOUT_SAYS, ToolError, before,  # noqa: E402
+                     by_number, comment, describe_numbers, lecture_before, parse_numbers,
+                     regions, replace, starting_code, student_file)
 from summary import Options  # noqa: E402
 
 # Written into every handout; its presence says "this tree is a handout".
 HANDOUT_STAMP = 'exercises/handout.txt'
 # What a handout leaves out of the full tree: the test suite and its
-# hostile programs (which test the solutions), CI, and the instructors'
-# README (the handout gets its own).
-HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md')
+# hostile programs (which test the solutions), CI, the instructors' README
+# (the handout gets its own), and the instructors' tools: this one and batch
+# grading (the autograder zip adds them back: AUTOGRADER_TOOLS).
+HANDOUT_OMITS = ('tests/', '.ci/', '.github/', 'README.md', 'exercises/tool.py',
+                 'exercises/batch.py')
 # What a handout adds: its README (from handout-README.md) and GitHub
 # Classroom's autograding workflow (classroom_workflow()).
 CLASSROOM_WORKFLOW = '.github/workflows/classroom.yml'
-
-
-class ToolError(Exception):
-    pass
-
-
-def regions(text, path):
-    """{exercise number: (first line index, last line index)} of the marker
-    pairs in `text`, checked to be well formed."""
-    lines = text.split('\n')
-    found = {}
-    open_n = None
-    for i, line in enumerate(lines):
-        m = re.match(r'^\s*// Exercise (\d+) \((.*)\)\s*$', line)
-        if m:
-            if open_n is not None:
-                raise ToolError(f'{path}:{i + 1}: exercise {m.group(1)} starts inside '
-                                f'exercise {open_n}')
-            open_n = int(m.group(1))
-            start = i
-            continue
-        m = re.match(r'^\s*// End of exercise (\d+)\s*$', line)
-        if m:
-            if open_n != int(m.group(1)):
-                raise ToolError(f'{path}:{i + 1}: "End of exercise {m.group(1)}" '
-                                f'without its start')
-            found[open_n] = (start, i)
-            open_n = None
-    if open_n is not None:
-        raise ToolError(f'{path}: exercise {open_n} has no "End of exercise {open_n}"')
-    return found
-
-
-def comment(indent, text, first='', rest=''):
-    """`text` as // comment lines that fit in 79 columns at `indent`, the
-    first line led by `first` and the others by `rest`."""
-    width = max(40, 79 - len(indent) - 3)
-    lines = textwrap.wrap(' '.join(text.split()), width, initial_indent=first,
-                          subsequent_indent=rest)
-    return [f'{indent}// {line}' for line in lines]
-
-
-def starting_code(ex, indent):
-    """The TODO comment and the lecture's starting code for `ex`."""
-    attack = ex.attacks[0]
-    out = comment(indent, ex.todo, 'TODO: ')
-    out += comment(indent, f'Lecture: {ex.idea}.', '  ', '    ')
-    if not ex.before.startswith('('):
-        out += comment(indent, f'Without it: {ex.before}.', '  ', '    ')
-    # Commands on lines of their own, never wrapped: they are copied.
-    out += [f'{indent}//   Try it: {ex.try_command()}',
-            f'{indent}//   Check it: make grade EXERCISES={ex.number}']
-    if ex.start:
-        out += [indent + line for line in ex.start.split('\n')]
-    return out
-
-
-GIVEN = 'Given: this exercise comes solved in this handout.'
-
-
-def replace(text, path, numbers, given=()):
-    """`text` with the solutions of exercises `numbers` replaced, and those
-    of exercises `given` marked as given."""
-    lines = text.split('\n')
-    spans = regions(text, path)
-    for n in sorted((n for n in spans if n in given), key=lambda n: spans[n][0], reverse=True):
-        first = spans[n][0]
-        indent = re.match(r'^(\s*)', lines[first]).group(1)
-        lines.insert(first + 1, f'{indent}// {GIVEN}')
-        spans = regions('\n'.join(lines), path)
-    # From the bottom up, so that each replacement leaves the line numbers
-    # of the ones above it as they were.
-    for n in sorted((n for n in spans if n in numbers), key=lambda n: spans[n][0], reverse=True):
-        first, last = spans[n]
-        indent = re.match(r'^(\s*)', lines[first]).group(1)
-        lines[first + 1:last] = starting_code(by_number(n), indent)
-    return '\n'.join(lines)
 
 
 def rewrite(text, path, numbers):
@@ -477,28 +396,6 @@ jobs:
         if: always()
         run: python3 exercises/grade.py --summary {" ".join(f"obj/results-{n}.json" for n in numbers)} >> "$GITHUB_STEP_SUMMARY"
 """
-
-
-def before(k, src, out):
-    """Writes `src` with exercises k and later replaced, to `out`."""
-    with open(src) as f:
-        text = f.read()
-    text = replace(text, src, {e.number for e in EXERCISES if e.number >= k})
-    tmp = out + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, out)
-
-
-def lecture_before(program):
-    """K such that before-K is the kernel on which `program` succeeds: the
-    one just before its defense (for Eve's own attack exercise, the kernel
-    before per-process page tables)."""
-    for e in EXERCISES:
-        if program in e.attacks:
-            return 8 if e.number == 9 else e.number
-    attacks = ' '.join(a for e in EXERCISES for a in e.attacks)
-    raise ToolError(f"'{program}' is no exercise's attack; the attacks are: {attacks}")
 
 
 def main(argv):

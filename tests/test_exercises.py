@@ -220,7 +220,12 @@ def _(t):
         t.check(status != 0 and 'not an empty folder, nor a handout repository' in out,
                 f'a handout into a non-empty folder was not refused:\n{out}')
         status, out, _ = weensy.run(weensy.make_command('-s', 'handout', f'DIR={tmp}/h2'), cwd=dest)
-        t.check(status != 0 and 'itself a handout' in out, f'a handout made a handout:\n{out}')
+        t.check(status != 0 and 'this tree is a student handout' in out,
+                f'a handout made a handout:\n{out}')
+        for target in ('grade-all SUBMISSIONS=subs', 'autograder'):
+            status, out, _ = weensy.run(weensy.make_command('-s', *target.split()), cwd=dest)
+            t.check(status != 0 and 'this tree is a student handout' in out,
+                    f'make {target} in a handout was not refused with a sentence:\n{out}')
 
 
 @test("make handout DIR= on an existing handout repository adds one commit (its exercise set kept, "

@@ -174,3 +174,52 @@ def _(t):
             kernel_keys.add(f"{first.strip(chr(39))}-{nsets - 1}")
     t.check(readme_keys == kernel_keys, f'README keys {sorted(readme_keys)}, '
             f'kernel keys {sorted(kernel_keys)}')
+
+
+@test("Every file a handout holds is needed: named by the GNUmakefile, by another file it "
+      "holds (an #include, an import, a mention), or by its README's file table (a pattern "
+      "there counts); and neither the handout-making tool nor batch grading is among them")
+def _(t):
+    sys.path.insert(0, os.path.join(ROOT, 'exercises'))
+    import tool
+    files = [f for f in tool.tracked_files(ROOT) if not f.startswith(tool.HANDOUT_OMITS)
+             and os.path.isfile(os.path.join(ROOT, f))]
+    t.check('exercises/tool.py' not in files and 'exercises/batch.py' not in files,
+            'a handout would hold the instructors\' tools')
+    readme = read('exercises/handout-README.md')
+    texts = {f: read(f) for f in files if f != 'exercises/handout-README.md'}
+    texts['README.md'] = readme
+    patterns = re.findall(r'`([\w.*/-]+)`', readme)
+
+    def named(f):
+        base, stem = os.path.basename(f), os.path.splitext(os.path.basename(f))[0]
+        if f == 'exercises/handout-README.md':
+            return True             # it becomes the handout's README.md
+        if any('*' in p and fnmatch.fnmatch(f, p) for p in patterns):
+            return True
+        if re.fullmatch(r'p-[\w-]+\.cc', f) and any(
+                re.search(rf'(?<![\w-]){stem[2:]}(?![\w-])', texts[g])
+                for g in ('README.md', 'exercises/catalog.txt', 'exercises/grade.py',
+                          'exercises/grade_pset.py')):
+            return True             # a program the README, the catalog or a grader boots
+        for g, text in texts.items():
+            if g != f and (base in text or (g == 'GNUmakefile' and re.search(rf'\b{stem}\.o\b', text))
+                           or (f.endswith('.py') and g.endswith('.py')
+                               and re.search(rf'^\s*(?:import|from) {stem}\b', text, re.M))):
+                return True
+        return False
+    unneeded = [f for f in files if not named(f)]
+    t.check(not unneeded, f'the handout would hold files nothing names: {unneeded}')
+
+
+@test("Every rewrite the catalog makes for a handout (handout-says, [handout]) matches its "
+      "file's text exactly once, so make handout cannot stop on one")
+def _(t):
+    sys.path.insert(0, os.path.join(ROOT, 'exercises'))
+    import catalog
+    pairs = [(e.file, old) for e in catalog.EXERCISES for old, _ in e.rewrites()]
+    pairs += [(f, old) for f, old, _ in catalog.HANDOUT_SAYS]
+    t.check(len(pairs) >= 5, f'the catalog has {len(pairs)} rewrites')
+    for f, old in pairs:
+        n = read(f).count(old)
+        t.check(n == 1, f'the catalog rewrites in {f} a text that occurs {n} times there: {old!r}')
