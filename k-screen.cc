@@ -124,6 +124,14 @@ static void take_sample() {
     ++nsamples;
 }
 
+// How much a counter grew from `then` to `now`. A slot's counters start
+// over from 0 when fork gives it to a new process: a count below the older
+// sample's is the new one's, all of it since then. So no difference wraps,
+// and a share is never more than 100%.
+static uint64_t grew(uint64_t now, uint64_t then) {
+    return now >= then ? now - then : now;
+}
+
 // The newest sample and the one about a second before it; false until
 // there are two.
 static bool last_second(const sample*& now, const sample*& then) {
@@ -175,15 +183,15 @@ static void draw_proc_row(int row, int pid, const sample* now, const sample* the
     // of ten cells.
     uint64_t all = 0;
     for (int i = 1; i != NPROC && now; ++i) {
-        all += now->cpu[i] - then->cpu[i];
+        all += grew(now->cpu[i], then->cpu[i]);
     }
     if (all != 0) {
-        unsigned share = ((now->cpu[pid] - then->cpu[pid]) * 100 + all / 2) / all;
+        unsigned share = (grew(now->cpu[pid], then->cpu[pid]) * 100 + all / 2) / all;
         r.text(bright, " %3u%% ", share);
         for (unsigned i = 0; i != 10; ++i) {
             r.put(i < (share + 5) / 10 ? '#' : '.', i < (share + 5) / 10 ? proc_color(pid) : dim);
         }
-        uint64_t calls = (now->syscalls[pid] - then->syscalls[pid]) * bootopt.hz
+        uint64_t calls = grew(now->syscalls[pid], then->syscalls[pid]) * bootopt.hz
             / (now->tick - then->tick);
         r.text(bright, " %7lu/s ", calls);
     } else {

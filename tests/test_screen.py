@@ -284,3 +284,23 @@ def _(t):
     t.check(title and 'S shared' in title, f'map title {title!r}')
     t.check('S' in cells.values() and 'P' in cells.values() and 'L' not in cells.values(),
             'the map lacks S or P, or shows L:\n' + '\n'.join(b.console))
+
+
+@test("The panel's rates stay whole across slot reuse: beside forkexit, whose children exit "
+      "and whose next fork takes a slot whose counters start over, every share is 0-100% and "
+      "they sum to at most 100%, and no rate is larger than the calls a second can hold")
+def _(t):
+    # Ten boots, their panels read at ten different ticks: a repaint that
+    # follows a slot's reuse is among them.
+    for ticks in range(41, 141, 10):
+        b = t.boot('alice forkexit', ticks=ticks, qemuextra=STEADY_CLOCK, view='map')
+        rows = panel(b)
+        t.check(1 in rows and 2 in rows, f'TICKS={ticks}: process rows {rows}')
+        shares = [share for _, share, _, _ in rows.values()]
+        t.check(all(0 <= s <= 100 for s in shares) and sum(shares) <= 100 + len(shares),
+                f'TICKS={ticks}: shares {shares}:\n' + '\n'.join(b.console[:8]))
+        # A system call takes at least a few dozen guest instructions: a
+        # rate of ten million a second is a counter that wrapped.
+        calls = {pid: c for pid, (_, _, c, _) in rows.items()}
+        t.check(all(c < 10_000_000 for c in calls.values()),
+                f'TICKS={ticks}: calls a second {calls}:\n' + '\n'.join(b.console[:8]))
