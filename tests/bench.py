@@ -135,11 +135,22 @@ def fmt(x, digits=1):
     return '-' if x is None else f'{x:,.{digits}f}'
 
 
-def main():
+def parse_args(argv):
+    p = weensy.summary.Options(
+        prog='tests/bench.py', description='make bench: what system calls, switches, the '
+        'timer and fork cost (guest instructions under -icount, and host cycles), then the '
+        'edit-build-boot loop and make check, timed on a copy of the tree.')
+    p.add_argument('--no-check', action='store_true',
+                   help='do not time make check (as CHECK=0, which make bench passes on)')
+    return p.parse_args(argv)
+
+
+def main(argv=()):
+    a = parse_args(argv)
     # Each result line as soon as it is known, in order with the progress
     # lines, also through a pipe.
     sys.stdout.reconfigure(line_buffering=True)
-    check = os.environ.get('CHECK', '1') not in ('', '0')
+    check = os.environ.get('CHECK', '1') not in ('', '0') and not a.no_check
     print(f'machine: {os.cpu_count()} cores, {cpu_model()}; '
           f'{subprocess.run(["qemu-system-x86_64", "--version"], stdout=subprocess.PIPE, errors="replace").stdout.splitlines()[0]}')
 
@@ -286,4 +297,4 @@ def cpu_model():
 
 
 if __name__ == '__main__':
-    main()
+    main(sys.argv[1:])

@@ -17,7 +17,7 @@ at a time, which must end with leaked=0, memory=ok and exactly the free
 pages a run that forks nothing ends with. Prints calls per second, then
 `N passed, N failed`; exit status 0 exactly when nothing failed.
 
-    python3 tests/soak.py            SOAK_CALLS=1000000 python3 tests/soak.py
+    python3 tests/soak.py [--calls N] [--forks N]    (--help: the options)
 """
 import concurrent.futures
 import os
@@ -151,12 +151,36 @@ def fork_soak(cycles):
     return problems, figures
 
 
-def main():
-    total = int(os.environ.get('SOAK_CALLS', 10_000_000))
+def parse_args(argv):
+    def count(text):
+        n = int(text.replace(',', '').replace('_', ''))
+        if n < 1:
+            raise ValueError(text)
+        return n
+    p = weensy.summary.Options(
+        prog='tests/soak.py', description='make soak: the system call fuzzers for a long run, '
+        'and fork/exit cycles, each checked for mismatches, leaks and a clean integrity line.')
+    p.add_argument('--calls', type=count, metavar='N',
+                   default=count(os.environ.get('SOAK_CALLS') or '10000000'),
+                   help='system calls of each fuzzer soak (default 10,000,000, or SOAK_CALLS)')
+    p.add_argument('--forks', type=count, metavar='N',
+                   default=count(os.environ.get('SOAK_FORKS') or '100000'),
+                   help='fork/exit cycles (default 100,000, or SOAK_FORKS)')
+    return p.parse_args(argv)
+
+
+def main(argv=()):
+    try:
+        a = parse_args(argv)
+    except ValueError as e:
+        print(f'tests/soak.py: SOAK_CALLS or SOAK_FORKS is not a positive count: {e}',
+              file=sys.stderr)
+        return 2
+    total = a.calls
     passed, failed = soak_boots('soak', soak_boot, total, FUZZERS_PER_BOOT)
     more = soak_boots('psfuzz soak', psfuzz_boot, total, PSFUZZ_FAMILIES)
     passed, failed = passed + more[0], failed + more[1]
-    problems, figures = fork_soak(int(os.environ.get('SOAK_FORKS', 100_000)))
+    problems, figures = fork_soak(a.forks)
     if problems:
         failed += 1
         print('FAIL  fork soak: ' + '\n'.join(problems))
@@ -168,4 +192,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
