@@ -62,9 +62,11 @@ void quirk_stop_vm86_escapee(regstate* regs) {
     if (!entered_from_vm86(regs)) {
         return;
     }
+    // Her flags as she set them: QEMU 10 also sets the resume flag (RF) in
+    // the frame of an NMI that struck her, QEMU 7.2 does not.
     char why[PROC_REASON_SIZE];
     snprintf(why, sizeof(why), "watchdog: interrupts off (rflags 0x%lx, cs 0x%lx), rip=0x%lx",
-             regs->reg_rflags, regs->reg_cs, regs->reg_rip);
+             regs->reg_rflags & ~FL_RF, regs->reg_cs, regs->reg_rip);
     // Restarted (RESPAWN), she escapes again at once; the timer interrupt
     // that came due while she held interrupts off then strikes the next
     // process at its first instruction, which keeps the CPU all the same

@@ -133,13 +133,25 @@ def _(t):
         names = PRIV_INSNS[i:i + 4]
         b = t.boot_lecture(' '.join('priv-' + n for n in names), ticks=50)
         for pid, name in enumerate(names, 1):
+            if name == 'wbinvd' and weensy.qemu_version() >= (8, 0):
+                # QEMU 10's emulator runs wbinvd at CPL 3 as a no-op, with no
+                # privilege check (7.2 and real processors fault): harmless,
+                # but not a fault to look for (README: QEMU versions). The
+                # versions between, untried, may do either.
+                if weensy.qemu_version() >= (10, 0) or b.proc(pid).state == 'runnable':
+                    t.proc(b, pid, 'priv-' + name, 'runnable')
+                    continue
             t.proc(b, pid, 'priv-' + name, 'broken')
             at = program_symbol(f'priv-{name}', 'priv_' + name.replace('-', '_')) + slot_offset(pid)
             kills = b.killed(pid)
-            # QEMU reads an `iretq` frame as the kernel would, so SMAP stops
-            # iretq at CPL 3 before its privilege check (a real processor
-            # reads it at CPL 3 and raises the protection fault).
-            fault = 'page fault: read from' if name == 'iretq-cpl0' else 'general protection fault'
+            # QEMU 7.2 reads an `iretq` frame as the kernel would, so SMAP
+            # stops iretq at CPL 3 before its privilege check; QEMU 10, like a
+            # real processor, reads it at CPL 3 and raises the protection
+            # fault (README: QEMU versions).
+            v = weensy.qemu_version()
+            fault = ('general protection fault',)
+            if name == 'iretq-cpl0' and v < (10, 0):
+                fault = ('page fault: read from',) + (fault if v >= (8, 0) else ())
             t.check(len(kills) == 1 and kills[0].startswith(fault)
                     and kills[0].endswith(f'rip=0x{at:x}'),
                     f'{name}: expected a {fault} at 0x{at:x}, got {kills}')

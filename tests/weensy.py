@@ -778,3 +778,16 @@ class T:
         self.no_panic(b)
         self.alice_counts(b, alice)
         return p
+
+
+def qemu_version():
+    """(major, minor) of the QEMU the tests boot (QEMU= from make, or
+    qemu-system-x86_64): behaviour differs between 7.2 and 10.0 where the
+    README's "QEMU versions" says."""
+    if not hasattr(qemu_version, 'cached'):
+        out = subprocess.run([os.environ.get('QEMU') or 'qemu-system-x86_64', '--version'],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             errors='replace').stdout
+        m = re.search(r'version (\d+)\.(\d+)', out)
+        qemu_version.cached = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return qemu_version.cached
