@@ -300,7 +300,7 @@ def _(t):
 
 
 @test("make check in a copy whose config.mk and environment hold hostile run settings "
-      "still passes: every make and boot the tests start sets every setting itself")
+      "still passes: every make and boot the tests start sets every setting itself", proof=True)
 def _(t):
     copy = copy_of_built_copy(t, 'weensyos-config-')
     with open(os.path.join(copy, 'config.mk'), 'a') as f:
@@ -319,7 +319,7 @@ def _(t):
 
 @test("make check LIST=1 with ONLY naming a test file in capitals lists exactly that file's "
       "tests, each with its file, and runs none; run.py --list matches a sentence whatever "
-      "its case")
+      "its case", proof=True)
 def _(t):
     keys = [f'{x.file}: {x.sentence}' for x in weensy.TESTS if x.file == 'test_keys.py']
     t.check(len(keys) >= 2, f'test_keys.py registered {len(keys)} tests')

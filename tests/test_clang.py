@@ -18,7 +18,7 @@ def need(t, *tools):
         t.check(shutil.which(tool), f'{tool} is missing: install it (./setup)')
 
 
-@test("make LLVM=1 builds with Clang and ld.lld without a warning; the image boots, Alice counts and Eve's division by zero kills only Eve")
+@test("make LLVM=1 builds with Clang and ld.lld without a warning; the image boots, Alice counts and Eve's division by zero kills only Eve", proof=True)
 def _(t):
     need(t, 'clang++', 'ld.lld', 'llvm-objcopy')
     copy = weensy.fresh_copy('weensyos-clang-')
@@ -38,7 +38,7 @@ def _(t):
     t.check(b.console_numbers('Alice'), "no Alice line on the Clang-built kernel's screen")
 
 
-@test("compile_commands.json names every source file with Clang's flags, and clangd --check finds no error in any source file or header")
+@test("compile_commands.json names every source file with Clang's flags, and clangd --check finds no error in any source file or header", proof=True)
 def _(t):
     need(t, 'clangd')
     with open(os.path.join(ROOT, 'compile_commands.json')) as f:

@@ -160,7 +160,7 @@ def add_programs(tree):
 
 
 @test(f"A course adds {EXTRA} programs of its own to the tree: they build, and the first, a "
-      "middle one and the last boot, each from its own directory entry, and exit")
+      "middle one and the last boot, each from its own directory entry, and exit", proof=True)
 def _(t):
     tree = Built.copy(t, 'programs', add_programs)
     with open(os.path.join(tree, 'obj', 'programs.txt')) as f:
@@ -176,7 +176,7 @@ def _(t):
 
 
 @test("mkimage.sh takes 511 programs, and refuses a 512th saying how many the directory holds "
-      "and what to change")
+      "and what to change", proof=True)
 def _(t):
     tree = Built.copy(t, 'signals')
     with tempfile.TemporaryDirectory(prefix='weensyos-dir-') as d:
@@ -216,7 +216,7 @@ def hostile_copy(tree):
 
 @test("make check in a copy whose config.mk holds LOG = stdio, HZ = 1000, RESPAWN = 3, "
       "TICKS = 17, PROCS = hello and every other setting at a hostile value passes the tests "
-      "that boot through make (run-console in tmux), keys and the boot tests")
+      "that boot through make (run-console in tmux), keys and the boot tests", proof=True)
 def _(t):
     tree = Built.copy(t, 'hostile', hostile_copy)
     words = '80x25 typing equal'
@@ -231,7 +231,7 @@ def _(t):
 
 @test("make run-headless as the tests start it, in a copy whose config.mk holds every setting "
       "at a hostile value, boots exactly what the test asked: its PROCS, TICKS, HZ, RESPAWN, "
-      "VIEW, PTSWITCH, TIMEOUT, QEMUEXTRA, D, V, BEFORE and IMAGE")
+      "VIEW, PTSWITCH, TIMEOUT, QEMUEXTRA, D, V, BEFORE and IMAGE", proof=True)
 def _(t):
     tree = Built.copy(t, 'hostile-run', hostile_copy)
     os.utime(os.path.join(tree, 'p-hello.cc'))      # one rebuild step, for V

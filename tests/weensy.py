@@ -38,10 +38,12 @@ qemu_slots = threading.BoundedSemaphore(CORES)
 # ---- Registering tests ----
 
 class Test:
-    """One registered test: its sentence, its function, and its file."""
+    """One registered test: its sentence, its function, its file, and
+    whether it is one of the slow proofs (`make proof`) rather than the
+    fast gate (`make check`)."""
 
-    def __init__(self, sentence, fn, file):
-        self.sentence, self.fn, self.file = sentence, fn, file
+    def __init__(self, sentence, fn, file, proof):
+        self.sentence, self.fn, self.file, self.proof = sentence, fn, file, proof
 
 
 TESTS = []
@@ -49,20 +51,24 @@ TESTS = []
 loading = None
 
 
-def test(sentence):
-    """Registers a test function under a sentence that says what it checks."""
+def test(sentence, proof=False):
+    """Registers a test function under a sentence that says what it checks.
+    proof=True: a slow proof (a whole tree copied and built, a handout made
+    and graded), run by `make proof`, not `make check`; so is every test in
+    a tests/proof_*.py file."""
     def register(fn):
-        TESTS.append(Test(sentence, fn, loading))
+        TESTS.append(Test(sentence, fn, loading,
+                          proof or os.path.basename(loading or '').startswith('proof_')))
         return fn
     return register
 
 
-def cases(rows):
+def cases(rows, proof=False):
     """Registers the decorated function as one test per row of a table,
     under the row's `sentence`; each test calls fn(t, row)."""
     def register(fn):
         for row in rows:
-            test(row.sentence)(lambda t, row=row: fn(t, row))
+            test(row.sentence, proof)(lambda t, row=row: fn(t, row))
         return fn
     return register
 
