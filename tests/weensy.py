@@ -238,11 +238,11 @@ def autograder_zip(t, exercises):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def autograde(zip_path, root, upload):
+def autograde(zip_path, root, upload, settings=None):
     """Gradescope's run of autograder zip `zip_path` in the simulated root
     `root` (AUTOGRADER_ROOT): unpacked into root/source, `upload(folder)`
-    fills root/submission, run_autograder grades it. (results.json as a
-    dict, run_autograder's output)."""
+    fills root/submission, run_autograder grades it, with `settings` in its
+    environment. (results.json as a dict, run_autograder's output)."""
     os.makedirs(os.path.join(root, 'source'))
     # As Gradescope unpacks it: with the files' modes.
     subprocess.run(['unzip', '-q', zip_path, '-d', os.path.join(root, 'source')], check=True)
@@ -250,7 +250,7 @@ def autograde(zip_path, root, upload):
     upload(os.path.join(root, 'submission'))
     with qemu_slots:
         _, out, _ = run([os.path.join(root, 'source', 'run_autograder')], cwd=root, timeout=300,
-                        run_settings={'AUTOGRADER_ROOT': root})
+                        run_settings={'AUTOGRADER_ROOT': root, **(settings or {})})
     with open(os.path.join(root, 'results', 'results.json')) as f:
         return json.load(f), out
 
