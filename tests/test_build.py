@@ -93,8 +93,9 @@ def one_line_failure(t, cmd, cwd, *must_say):
 
 
 @test("A kernel that #includes a file outside the tree (an absolute path, a macro, a digraph "
-      "and a path through ..) is refused with a sentence naming it, and neither make nor "
-      "make grade's results.json quotes a line of that file")
+      "and a path through ..), or whose asm statement asks the assembler for one (.incbin, "
+      ".include, spelled in pieces), is refused with a sentence naming it, and neither make "
+      "nor make grade's results.json quotes a line of that file")
 def _(t):
     copy = copy_of_built_copy(t, 'weensy-include-')
     secret_dir = tempfile.mkdtemp(prefix='weensy-secret-')
@@ -115,6 +116,17 @@ def _(t):
                 f'{spelled!r} was not refused:\n{out[-1000:]}')
         t.check('secret line' not in out and 'never closed' not in out,
                 f'{spelled!r}: make quoted the outside file:\n{out[-1000:]}')
+    for spelled in (f'asm(".inc" "bin \\"{secret}\\"");',
+                    f'asm(".pushsection .rodata; .INCLUDE \\"{secret}\\"; .popsection");'):
+        with open(os.path.join(copy, 'kernel.cc'), 'w') as f:
+            f.write(kernel + '\n' + spelled + '\n')
+        status, out, _ = run(make_command('-s'), copy, timeout=120)
+        t.check(status != 0 and 'error: kernel.cc asks the assembler to read a file' in out,
+                f'{spelled!r} was not refused:\n{out[-1000:]}')
+        t.check('secret line' not in out and 'never closed' not in out,
+                f'{spelled!r}: make quoted the outside file:\n{out[-1000:]}')
+    with open(os.path.join(copy, 'kernel.cc'), 'w') as f:
+        f.write(f'#include "{secret}"\n' + kernel)
     status, out, _ = run(['python3', 'exercises/grade.py', '1', '--results', 'r.json'], copy, timeout=120)
     results = open(os.path.join(copy, 'r.json')).read()
     t.check(status == 1 and 'outside this tree' in out and 'outside this tree' in results,

@@ -29,7 +29,7 @@ def _(t):
     comment = subprocess.run(['llvm-objdump', '-s', '-j', '.comment', 'obj/kernel.o'], cwd=copy,
                              stdout=subprocess.PIPE, errors='replace').stdout
     t.check('clang' in comment, 'obj/kernel.o was not compiled by Clang')
-    b = t.boot('alice eve-div0', ticks=50, tree=copy)
+    b = t.boot('alice eve-div0', ticks=50, tree=copy, qemuextra=weensy.STEADY_CLOCK)
     alice = t.proc(b, 1, 'alice', 'runnable')
     t.check(alice.ticks >= 40, f'Alice got only {alice.ticks} of 50 ticks')
     t.proc(b, 2, 'eve-div0', 'broken')
