@@ -253,14 +253,24 @@ def lecture_before(program):
 
 
 def main(argv):
+    from summary import Options
+    p = Options(prog='exercises/catalog.py', description='Makes the lecture\'s "before" '
+                'kernels from the finished kernel.cc (make, make run-before-ATTACK, make grade).')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    b = sub.add_parser('before', help='SRC with exercises K and later replaced by the '
+                       'lecture\'s starting code, into OUT')
+    b.add_argument('k', type=int, metavar='K')
+    b.add_argument('src', metavar='SRC')
+    b.add_argument('out', metavar='OUT')
+    lb = sub.add_parser('lecture-before', help='prints K: the kernel just before the defense '
+                        'that stops ATTACK is before-K')
+    lb.add_argument('attack', metavar='ATTACK')
+    a = p.parse_args(argv[1:])
     try:
-        if len(argv) == 5 and argv[1] == 'before' and argv[2].isdigit():
-            before(int(argv[2]), argv[3], argv[4])
-        elif len(argv) == 3 and argv[1] == 'lecture-before':
-            print(lecture_before(argv[2]))
+        if a.command == 'before':
+            before(a.k, a.src, a.out)
         else:
-            print(__doc__.split('\n\n')[1], file=sys.stderr)
-            return 2
+            print(lecture_before(a.attack))
     except ToolError as e:
         print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
         return 1

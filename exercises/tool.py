@@ -13,8 +13,6 @@ catalog.py's, which handouts keep.)
     python3 exercises/tool.py autograder OUT [LIST]  Gradescope's autograder
                                                  zip: the handout of LIST,
                                                  setup.sh, run_autograder
-    python3 exercises/tool.py before K SRC OUT   as catalog.py before
-    python3 exercises/tool.py lecture-before ATTACK  as catalog.py lecture-before
 """
 import hashlib
 import os
@@ -28,9 +26,9 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from catalog import (EXERCISES, GIVEN, HANDOUT_SAYS, ToolError, before,  # noqa: E402
-                     by_number, comment, describe_numbers, lecture_before, parse_numbers,
-                     regions, replace, starting_code, student_file)
+# (GIVEN, regions and replace are here for the tests too.)
+from catalog import (EXERCISES, GIVEN, HANDOUT_SAYS, ToolError, by_number,  # noqa: E402,F401
+                     describe_numbers, parse_numbers, regions, replace, student_file)
 from summary import Options  # noqa: E402
 
 # Written into every handout; its presence says "this tree is a handout".
@@ -399,8 +397,8 @@ jobs:
 
 
 def main(argv):
-    p = Options(prog='exercises/tool.py', description='Makes the WeensyOS handout and the '
-                'lecture\'s "before" kernels from the finished kernel.')
+    p = Options(prog='exercises/tool.py', description='Makes the WeensyOS handout and '
+                "Gradescope's autograder zip from the finished kernel (instructors only).")
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     h = sub.add_parser('handout', help='the student tree, in DIR (new, empty, or a handout '
                        'repository to update: one more commit)')
@@ -412,14 +410,6 @@ def main(argv):
                        'LIST, setup.sh and run_autograder')
     z.add_argument('out', metavar='OUT')
     z.add_argument('exercises', nargs='?', default='', metavar='LIST')
-    b = sub.add_parser('before', help='SRC with exercises K and later replaced by the '
-                       'lecture\'s starting code, into OUT')
-    b.add_argument('k', type=int, metavar='K')
-    b.add_argument('src', metavar='SRC')
-    b.add_argument('out', metavar='OUT')
-    lb = sub.add_parser('lecture-before', help='prints K: the kernel just before the defense '
-                        'that stops ATTACK is before-K')
-    lb.add_argument('attack', metavar='ATTACK')
     a = p.parse_args(argv[1:])
     try:
         if a.command in ('handout', 'autograder'):
@@ -430,15 +420,11 @@ def main(argv):
         if a.command == 'handout':
             done = handout(a.dir, numbers)
             print(f'wrote the handout to {a.dir} ({done}): cd {a.dir} && make grade')
-        elif a.command == 'autograder':
+        else:
             autograder(a.out, numbers)
             print(f"wrote {a.out}: Gradescope's autograder (exercises "
                   f"{describe_numbers(numbers or [e.number for e in EXERCISES])}); "
                   'upload it as the assignment\'s autograder (README: "For a course")')
-        elif a.command == 'before':
-            before(a.k, a.src, a.out)
-        else:
-            print(lecture_before(a.attack))
     except ToolError as e:
         print(f'{os.path.basename(argv[0])}: {e}', file=sys.stderr)
         return 1

@@ -318,7 +318,7 @@ def _(t):
                       r'with interrupts off', out, re.M), f'no "machine stuck" report:\n{out[-1500:]}')
     for attack, k in (('eve-spin', 1), ('eve-cli', 2), ('eve-kjump', 4), ('eve-clobber', 8),
                       ('eve-steal', 8)):
-        status, out, _ = weensy.run(['python3', 'exercises/tool.py', 'lecture-before', attack])
+        status, out, _ = weensy.run(['python3', 'exercises/catalog.py', 'lecture-before', attack])
         t.check(status == 0 and out.strip() == str(k), f'{attack}: before-{out.strip()}, expected {k}')
     with build_lock:
         status, out, _ = weensy.run(weensy.make_command('run-before-alice'))

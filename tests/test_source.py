@@ -27,7 +27,7 @@ def handout_kernel():
     before-1 kernel), written by the same tool the handout uses."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'kernel.cc')
-        subprocess.run([sys.executable, os.path.join(ROOT, 'exercises', 'tool.py'), 'before', '1',
+        subprocess.run([sys.executable, os.path.join(ROOT, 'exercises', 'catalog.py'), 'before', '1',
                         os.path.join(ROOT, 'kernel.cc'), out], check=True)
         with open(out) as f:
             return f.read()

@@ -14,10 +14,11 @@ TOOLS = [
     ['python3', 'tests/bench.py'],
     ['python3', 'tests/soak.py'],
     ['python3', 'tests/run.py'],
+    ['python3', 'exercises/catalog.py', 'lecture-before', 'eve-spin'],
 ]
 
 
-@test("Every tool (grade.py, its --batch, tool.py, bench.py, soak.py, run.py) answers --help with a "
+@test("Every tool (grade.py, its --batch, tool.py, bench.py, soak.py, run.py, catalog.py) answers --help with a "
       "usage line and status 0, and a bad option with one line naming it and --help, status "
       "2, at once")
 def _(t):
