@@ -47,7 +47,8 @@ class BuiltCopy:
         with cls.lock:
             if cls.path is None:
                 cls.path = weensy.fresh_copy()
-                cls.status, cls.output, _ = run(make_command('-j2'), cls.path)
+                # A whole build: on a busy machine it may take minutes.
+                cls.status, cls.output, _ = run(make_command('-j2'), cls.path, timeout=900)
             return cls.path
 
 

@@ -207,8 +207,12 @@ def run(cmd, cwd=ROOT, timeout=120, run_settings=None):
     """Runs a host command in `cwd` with clean_env(run_settings); returns
     (exit status, output with stderr, seconds)."""
     started = time.monotonic()
-    r = subprocess.run(cmd, cwd=cwd, env=clean_env(run_settings), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, errors='replace', timeout=timeout)
+    try:
+        r = subprocess.run(cmd, cwd=cwd, env=clean_env(run_settings), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, errors='replace', timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = e.output.decode(errors='replace') if isinstance(e.output, bytes) else (e.output or '')
+        return None, f'{out}\n(`{" ".join(cmd)}` did not end within {timeout} s)', timeout
     return r.returncode, r.stdout, time.monotonic() - started
 
 
