@@ -779,6 +779,12 @@ def grade_9(image):
     procs = f'alice:{secret} eve-steal'
     b = boot(before8, procs, LIMIT, until=screen_shows(str(secret)))  # ends when it shows
     if not b.screen_has(str(secret)):
+        # On a loaded host the screen may be read too seldom to catch the
+        # line before Alice's lines scroll it away: a second look, at 5
+        # ticks of the steady clock, where it is still on the screen
+        # (proof: under make proof, right kernels failed here now and then).
+        b = boot(before8, procs, 5)
+    if not b.screen_has(str(secret)):
         return fail('no-secret', f'against the kernel before exercise 8, Eve did not print '
                     f"Alice's secret ({secret}); the screen shows no such number")
     b2 = boot(image, procs, 5)

@@ -10,8 +10,8 @@ one"); a right kernel must score every point, five runs in a row.
 Exercise 9 is an attack (p-eve-steal.cc), not kernel code: its wrong
 attacks are graded in a copy of the tree, as a student's would be.
 
-The README's "The grader's proof" lists both sets; a test there holds it
-to these tables (tests/proof_grader.py is the one source)."""
+The README's "The grader's proof" lists both sets; a test below holds
+its tables to these lists."""
 import os
 import re
 import subprocess
@@ -148,7 +148,7 @@ WRONG = [
           also={15: 'exercise 15 needs exercise 12'}),
     wrong(12, 'parent-pid', "returns the parent's own pid to the parent",
           '    return child->pid;\n    // End of exercise 12', '    return parent->pid;\n'
-          '    // End of exercise 12', "its child's pid"),
+          '    // End of exercise 12', "not the child's pid"),
     wrong(12, 'leak-on-failure', 'leaves what it allocated behind when the copy fails',
           '        process_memory_free(child);\n        return -1;', '        return -1;',
           'could not complete kept'),
@@ -232,7 +232,7 @@ def mutated(t, m):
     return build_kernel(t, f'mutant-{m.tag}', mutated_text(t, m))
 
 
-REPORT_LINE = re.compile(r'^exercise (\d+) .*?(?:\d+/\d+  ok|0/\d+  FAIL: (.*))$')
+REPORT_LINE = re.compile(r'^exercise (\d+) .*?(?:\d+/\d+  ok\b.*|0/\d+  FAIL: (.*))$')
 
 
 def graded_copy(t, m):
@@ -279,8 +279,10 @@ def _(t, m):
                 f'{phrase!r}: {why or "it passed"}')
 
 
-def right(tag, what, old, new):
-    return SimpleNamespace(tag=tag, what=what, old=old, new=new, file='kernel.cc')
+def right(tag, what, old, new, why):
+    """A right kernel: `what` (the edit old -> new of kernel.cc), right
+    because `why`."""
+    return SimpleNamespace(tag=tag, what=what, old=old, new=new, why=why, file='kernel.cc')
 
 
 RIGHT = [
@@ -288,14 +290,17 @@ RIGHT = [
           '    for (int pid = 1; pid <= process_slots; ++pid) {\n        proc* p = &ptable[pid];\n'
           '        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {',
           '    for (int pid = process_slots; pid >= 1; --pid) {\n        proc* p = &ptable[pid];\n'
-          '        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {'),
+          '        if (p->state != P_RUNNABLE && !p->pagetable && !respawn_pending(p)) {',
+          'any free slot will do: no grader may depend on which pid a child gets'),
     right('cow-always-copies', 'copies a copy-on-write page even for its last user',
           '    uintptr_t mine = page_users(pa) == 1 ? pa : process_page_alloc(p, va);',
-          '    uintptr_t mine = process_page_alloc(p, va);'),
+          '    uintptr_t mine = process_page_alloc(p, va);',
+          'giving the last user its page is an optimisation: a copy and a kfree are as right'),
     right('registers-first', "copies the parent's registers before its memory",
           '    child->pagetable = proc_pagetable_create();\n    if (!child->pagetable) {',
           '    child->regs = parent->regs;\n    child->regs.reg_rax = 0;\n'
-          '    child->pagetable = proc_pagetable_create();\n    if (!child->pagetable) {'),
+          '    child->pagetable = proc_pagetable_create();\n    if (!child->pagetable) {',
+          'the child runs only once process_forked makes it runnable: the order of the copies is free'),
     right('scheduler-one-loop', "takes each family's turn in one loop around the slots "
           '(an index modulo the slots in use)', NEXT_TO_RUN,
           '''    int family = current ? current->family : families;
@@ -311,7 +316,7 @@ RIGHT = [
         }
     }
     return nullptr;
-'''),
+''', 'the same turns as the reference: each family in order, round robin inside it'),
     right('scheduler-full-scans', 'scans every slot for each family in turn, keeping the '
           'first member after the one that ran last (slower per decision)', NEXT_TO_RUN,
           '''    int family = current ? current->family : families;
@@ -336,24 +341,27 @@ RIGHT = [
         }
     }
     return nullptr;
-'''),
+''', 'the same turns, at more cost per decision: graders wait for events, not tick budgets'),
     right('fork-frees-by-hand', "frees a failed child's pages, then its page table, by hand",
           '        process_memory_free(child);\n        return -1;',
           '        user_pages_free(child->pagetable, user_memory_start(parent), '
           'user_memory_end(parent));\n        proc_pagetable_free(child->pagetable);\n'
-          '        child->pagetable = nullptr;\n        return -1;'),
+          '        child->pagetable = nullptr;\n        return -1;',
+          'process_memory_free, written out: the pages first, while the table still names them'),
     right('exit-frees-first', "frees an exiting process's memory before it marks it exited",
           '    process_end(p, P_EXITED);\n    // Exercise 14 (exit frees memory)\n'
           '    process_memory_free(p);\n    // End of exercise 14\n',
           '    // Exercise 14 (exit frees memory)\n    process_memory_free(p);\n'
-          '    // End of exercise 14\n    process_end(p, P_EXITED);\n'),
+          '    // End of exercise 14\n    process_end(p, P_EXITED);\n',
+          'as process_kill does: its memory goes while it is still on the CPU'),
     right('fault-kills-first', 'tests for a fault from a process first, and panics after',
           '    if (!from_process) {\n        panic_at(regs, "kernel %s", why);   // a fault in the '
           'kernel is a kernel bug\n    }\n    process_kill(current, why);\n'
           '    schedule();                 // does not return\n',
           '    if (from_process) {\n        process_kill(current, why);\n'
           '        schedule();             // does not return\n    }\n'
-          '    panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug\n'),
+          '    panic_at(regs, "kernel %s", why);   // a fault in the kernel is a kernel bug\n',
+          'the same two cases, the other way round'),
 ]
 for m in RIGHT:
     m.sentence = f'A right kernel that {m.what} scores every point, five runs in a row'
@@ -366,3 +374,42 @@ def _(t, m):
         results = grade.grade(image, ALL)
         failed = {n: x.why for n, x in results.items() if not x.passed}
         t.check(not failed, f'{m.tag}, run {run + 1}: {failed}')
+
+
+@weensy.test('The issue\'s unsolved exercise 8: on the kernel before exercise 8, exercises 10 and 15 '
+             'each say first that they need exercise 8')
+def _(t):
+    image = os.path.join('obj', 'before-8', 'weensyos.img')
+    results = grade.grade(image, [8, 10, 15])
+    t.check(not results[8].passed, f'exercise 8 passed on the kernel before it: {results[8].why}')
+    for n in (10, 15):
+        t.check(results[n].why.startswith(f'exercise {n} needs exercise 8 '),
+                f'exercise {n} says: {results[n].why}')
+
+
+def readme_proof():
+    """The README's section "The grader's proof", as text."""
+    text = weensy.read('README.md')
+    start = text.index("### The grader's proof")
+    end = text.index('\n#', start + 1)
+    return text[start:end]
+
+
+@weensy.test("The README's proof lists every wrong and every right kernel of tests/proof_grader.py "
+             'by name, each wrong one with its exercise and phrase, and their counts')
+def _(t):
+    section = readme_proof()
+    for m in WRONG:
+        row = re.search(rf'^\| {m.n} \| `{re.escape(m.tag)}` \|.*"{re.escape(m.says)}"', section,
+                        re.M)
+        t.check(row, f'the README has no row | {m.n} | `{m.tag}` | ... "{m.says}" ...')
+    for m in RIGHT:
+        t.check(f'| `{m.tag}` |' in section, f'the README has no row for the right kernel {m.tag}')
+    rows = len(re.findall(r'^\| (\d+ \| )?`[a-z0-9-]+` \|', section, re.M))
+    t.check(rows == len(WRONG) + len(RIGHT), f'the README has {rows} rows, not '
+            f'{len(WRONG) + len(RIGHT)}')
+    exercises = len({m.n for m in WRONG})
+    t.check(f'{len(WRONG)} wrong kernels' in section and f'{len(RIGHT)} right ones' in section
+            and f'over {exercises} of the 16 exercises' in section,
+            f'the README does not say "{len(WRONG)} wrong kernels", "{len(RIGHT)} right ones" and '
+            f'"over {exercises} of the 16 exercises"')
