@@ -7,6 +7,8 @@ to its own (join_pset)."""
 import os
 import re
 
+from summary import define
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # grade.py, once joined: its Boot, boot(), ok(), fail() and Result.
@@ -125,7 +127,30 @@ def grade_11(image):
     if not b.screen_has('the next was refused') or p.memory['free'] > 8:
         return g.fail('oom-not-reached', f'the allocator maps {pages} pages but never heard '
                       f'-1 with memory full (free={p.memory["free"]})')
+    # The TODO's other half: MAX_PROCS processes at once (proof: a kernel
+    # that kept the lecture's 4 slots scored).
+    # As many as PROCS can name: the grading image's program names are 8
+    # letters, and the kernel reads at most 127 characters of PROCS.
+    b2 = g.boot(image, ' '.join(['hello'] * MANY), g.LIMIT // 10, until=all_loaded)
+    loaded = len(loaded_pids(b2))
+    if loaded < MANY:
+        return g.fail('slots-capped', f'of {MANY} programs in PROCS only {loaded} loaded: '
+                      f'{MAX_PROCS} processes fit at once (process_slots = MAX_PROCS)')
     return g.ok(f'{pages} pages, then -1 with nobody killed')
+
+
+MAX_PROCS = define('lib.hh', 'MAX_PROCS')
+MANY = min(MAX_PROCS, 128 // 9)
+LOADED = re.compile(r'^proc (\d+): \S+ loaded at ')
+
+
+def loaded_pids(b):
+    return {int(m.group(1)) for m in map(LOADED.match, b.log) if m}
+
+
+def all_loaded(b):
+    return len(loaded_pids(b)) >= MANY or any(l.startswith('PROCS: more than')
+                                                   for l in b.log)
 
 
 # ---- Fork (exercises 12, 13 and 16 read the same boot of p-fork) ----
@@ -155,6 +180,18 @@ def copies_on_write(image):
     return large / small <= COW_GROWTH_LIMIT
 
 
+def copy_on_write_written(image):
+    """Whether the image's copy_on_write is more than the starting code's
+    `return false` (one aligned 16-byte slot in kernel.sym): for a kernel
+    whose p-forkbench cannot run to tell (proof: four broken copy-on-write
+    kernels were blamed on exercise 12)."""
+    table = sorted(g.kernel_symbols(image, 'Tt').items(), key=lambda kv: kv[1])
+    for (name, addr), (_, after) in zip(table, table[1:]):
+        if name.startswith('copy_on_write('):
+            return after - addr > 16
+    return False
+
+
 def fork_failure(image, b, p):
     """What went wrong with p-fork, as a failed Result, or None. Whatever a
     writable page does after fork is copy-on-write's (exercise 16) on a
@@ -165,7 +202,9 @@ def fork_failure(image, b, p):
     def writable_pages_are(n12='12'):
         nonlocal cow
         if cow is None:
-            cow = bool(copies_on_write(image))
+            cow = copies_on_write(image)
+            if cow is None:
+                cow = copy_on_write_written(image)
         return 16 if cow else int(n12)
 
     reasons = ' / '.join(f'pid {pid}: {b.proc(pid)["reason"]}' for pid in sorted(b.procs)
@@ -195,6 +234,14 @@ def fork_failure(image, b, p):
         return g.fail('badfork', f'fork shares writable pages: a process saw another\'s '
                       f'writes ({reasons})', 12)
     if not p.children():
+        pids = sorted({int(r) for m in map(FORK_LINE.match, b.console) if m
+                       for r in m.groups()[1:] if int(r) > 0})
+        if pids:
+            # (proof: a fork that never called process_forked was told
+            # "sys_fork returned -1")
+            return g.fail('fork-no-child', f'sys_fork returned {pids[0]}, but no child ever ran '
+                          f'(no process has a parent): the child needs its bookkeeping and to '
+                          f'be runnable (process_forked)', 12)
         return g.fail('fork-missing', 'sys_fork returned -1: p-fork made no child', 12)
     early = [pid for pid in p.children() if b.proc(pid)['state'] == 'broken'
              and b.proc(pid)['syscalls'] == 0]
@@ -202,6 +249,20 @@ def fork_failure(image, b, p):
         return g.fail('child-registers', f'the child never returned from sys_fork '
                       f'({b.proc(early[0])["reason"]}): it must start with its parent\'s '
                       f'registers (child->regs), %rax = 0', 12)
+    # A process that jumped to address 0 after fork read a return address
+    # of 0: its memory lost its contents (proof: a copy-on-write copy
+    # without page_copy was blamed on exercise 12 as "p-fork should be
+    # four processes").
+    zeroed = [pid for pid in sorted(b.procs) if b.proc(pid)['state'] == 'broken'
+              and 'instruction fetch from 0x0 ' in b.proc(pid)['reason']]
+    if zeroed:
+        q, who = b.proc(zeroed[0]), writable_pages_are()
+        return g.fail('cow-lost' if who == 16 else 'fork-lost',
+                      f'after fork, pid {q.pid} jumped to address 0 ({q["reason"]}): its '
+                      f'memory lost its contents: '
+                      + ('a copy made at a write must hold the shared page\'s contents '
+                         '(page_copy(copy, shared))' if who == 16 else
+                         'the child\'s pages must be copies of the parent\'s'), who)
     if 'protection violation' in kills and 'write to' in kills:
         who = writable_pages_are()
         return g.fail('cow-killed' if who == 16 else 'fork-write-killed',
@@ -223,14 +284,25 @@ def fork_failure(image, b, p):
         who = writable_pages_are()
         if who == 16 and bad.outcome == 'memory-audit':
             return g.fail('cow-leaks', f'after p-fork, the memory audit failed: {p.audit}: '
-                          f'a copy-on-write copy must drop the shared page\'s user (kfree), '
-                          f'and the last user keeps the page itself', 16)
+                          + cow_audit_hint(p.audit), 16)
         bad.blames = who
         return bad
     if len(p.children()) != 3 or reasons:
         return g.fail('fork-wrong', f'p-fork should be four processes, running: children '
                       f'{p.children()}, {reasons or "no kill reasons"}', 12)
     return fork_results_wrong(b)
+
+
+def cow_audit_hint(audit):
+    """What a failed audit after copy-on-write forks asks for: a page with
+    fewer users than mappings lacks page_share at fork (proof: such a
+    kernel was told to kfree), one with more, or a leak, the copy's kfree."""
+    m = re.search(r'has (\d+) users but (\d+) mappings', audit)
+    if m and int(m.group(1)) < int(m.group(2)):
+        return ('a page that fork shares needs one user more for the child (page_share), '
+                'or the first to let go frees it under the other')
+    return ('a copy-on-write copy must drop the shared page\'s user (kfree), and the last '
+            'user keeps the page itself')
 
 
 def fork_results_wrong(b):
@@ -291,6 +363,21 @@ def fork_leak(image):
                       f'pages: after {after[1]} forks and one that said -1, p-forkfail could '
                       f'map {after[2]} pages, not {expected}; on any failure fork must give '
                       f'back all it took (process_memory_free)', 12)
+    # A failed fork that freed its page table but kept the users it gave
+    # the parent's shared pages frees no fewer pages, but the audit sees
+    # them (proof: such a kernel scored).
+    audit = Pset(b)
+    if not audit.audit_ok:
+        return g.fail('fork-leaks', f'after forks that could not complete, the memory audit '
+                      f'failed: {audit.audit}; on any failure fork must give back all it took '
+                      f'(process_memory_free)', 12)
+    # With no page left at all, not even the child's page table can be
+    # had (proof: a fork that did not check for it scored).
+    full, b = forkfail(image, room[2], UNTIL_MINUS_ONE)
+    if full is None:
+        return g.fail('forkfail-failed', f'p-forkfail, with every page mapped and fork until it '
+                      f'said -1, printed nothing: {b.what_happened()}: fork must return -1 when '
+                      f'it gets no page table', 12)
     return None
 
 
@@ -402,8 +489,15 @@ def grade_16(image):
     small, b4 = fork_cost(image, 4)
     large, b64 = fork_cost(image, 64)
     if small is None or large is None:
+        bad = b4 if small is None else b64
+        memory = Pset(bad).memory
+        if memory and memory['leaked'] > 0:
+            # Its children exit: memory that exit leaks runs out (proof: an
+            # exit that freed only the page table failed this exercise).
+            return g.fail('forkbench-failed', f'p-forkbench printed no figures: its children\'s '
+                          f'exits leaked {memory["leaked"]} pages', 14)
         return g.fail('forkbench-failed', 'p-forkbench printed no figures: '
-                      + (b4 if small is None else b64).what_happened())
+                      + bad.what_happened())
     growth = large / small
     if growth > COW_GROWTH_LIMIT:
         return g.fail('fork-copies-everything', f'fork copies every writable page at once: '
