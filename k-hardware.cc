@@ -562,17 +562,17 @@ void read_boot_options(boot_options& opt) {
 
 // ---- Disk ----
 
-// A sector at a time: after each, the watchdog hears that the kernel, with
-// interrupts off, is reading and not stuck (k-watchdog.cc).
+// A sector at a time: the watchdog hears that the kernel, with interrupts
+// off, is reading and not stuck (k-watchdog.cc).
 int disk_read(uint32_t sector, void* buf, size_t nsectors) {
     auto p = static_cast<uint8_t*>(buf);
-    for (; nsectors != 0; ++sector, p += SECTORSIZE, --nsectors) {
-        if (ata_read(sector, p, 1) < 0) {
-            return -1;
-        }
-        watchdog_disk_progress();
+    int r = 0;
+    for (; nsectors != 0 && r == 0; ++sector, p += SECTORSIZE, --nsectors) {
+        watchdog_disk(true);
+        r = ata_read(sector, p, 1);
     }
-    return 0;
+    watchdog_disk(false);
+    return r;
 }
 
 

@@ -232,7 +232,7 @@ uintptr_t ioapic_page();                // physical address of the I/O APIC
 void watchdog_init(unsigned timer_hz);
 void watchdog_stop();                   // after a panic: quiet from now on
 void watchdog(regstate* regs, bool from_process);   // on every watchdog NMI
-void watchdog_disk_progress();          // a disk read goes on: the kernel is not stuck
+void watchdog_disk(bool reading);       // disk_read goes on (true) or is done
 #define INT_WATCHDOG    INT_NMI         // the vector the watchdog's ticks arrive on
 extern bool nmi_blocked;                // until the next iretq
 
