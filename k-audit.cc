@@ -163,8 +163,10 @@ static memory_stats audit(char* bad, size_t size) {
             ++m.leaked;
             leak = leak ? leak : pa;
         } else if (users != want && !bad[0]) {
-            snprintf(bad, size, "page 0x%lx has %u users but %u mappings (pid %d)", pa, users,
-                     want, mapper[i]);
+            // (Read-only: code or constants, which fork shares as they are.)
+            bool read_only = !table_page[i] && !cow_mapper[i] && !writable_mapper[i];
+            snprintf(bad, size, "%spage 0x%lx has %u users but %u mappings (pid %d)",
+                     read_only ? "read-only " : "", pa, users, want, mapper[i]);
         } else if (table_page[i] && mappings[i] && !bad[0]) {
             snprintf(bad, size, "page-table page 0x%lx mapped by pid %d", pa, mapper[i]);
         } else if (cow_mapper[i] && writable_mapper[i] && users > 1 && !bad[0]) {

@@ -255,6 +255,22 @@ static const char* setup_stack(proc* p) {
     return nullptr;
 }
 
+// Another process that runs on p's page table at addresses p's memory
+// overlaps, or null. Before exercise 8 every process runs on the kernel's
+// table, each in a slot of its own; once the slots overlap, each needs a
+// page table of its own.
+static const proc* table_owner(const proc* p) {
+    for (int pid = 1; pid != NPROC; ++pid) {
+        const proc* q = &ptable[pid];
+        if (q != p && q->pagetable == p->pagetable
+            && user_memory_start(q) < user_memory_end(p)
+            && user_memory_start(p) < user_memory_end(q)) {
+            return q;
+        }
+    }
+    return nullptr;
+}
+
 int program_load(proc* p, const char* name) {
     const program_dir_entry* e = program_find(name);
     if (!e) {
@@ -263,6 +279,17 @@ int program_load(proc* p, const char* name) {
         log_printf("loader: no program '%s' in this disk image; programs: %s\n", name, known);
         console_printf(CS_RED "no program '%s' in this disk image\n", name);
         snprintf(p->reason, sizeof(p->reason), "no program '%s' in this disk image", name);
+        return -1;
+    }
+    if (const proc* q = table_owner(p)) {
+        // Loading would write over q's pages: leave q its table.
+        log_printf("loader: cannot load program '%s' as pid %d: pid %d runs on the same page "
+                   "table at the same addresses\n", name, p->pid, q->pid);
+        console_printf(CS_RED "cannot load '%s' as pid %d: pid %d has its page table\n", name,
+                       p->pid, q->pid);
+        snprintf(p->reason, sizeof(p->reason), "cannot load '%s': pid %d has its page table",
+                 name, q->pid);
+        p->pagetable = nullptr;
         return -1;
     }
     elf_header eh;

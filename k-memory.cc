@@ -365,8 +365,8 @@ x86_64_pagetable* proc_pagetable_create() {
 }
 
 void proc_pagetable_free(x86_64_pagetable* pt) {
-    if (pt == kernel_pagetable) {
-        return;     // the before-8 kernels' processes share it (exercise 8): never freed
+    if (!pt || pt == kernel_pagetable) {
+        return;     // none; or the before-8 kernels' shared one (exercise 8): never freed
     }
     // The kernel may be running on this very table (it stays on the
     // process's): move to its own before the pages can be reused.
@@ -377,6 +377,9 @@ void proc_pagetable_free(x86_64_pagetable* pt) {
 }
 
 void user_pages_free(x86_64_pagetable* pt, uintptr_t lo, uintptr_t hi) {
+    if (!pt) {
+        return;     // a load that was refused its table (program_load)
+    }
     bool live = rdcr3() == reinterpret_cast<uintptr_t>(pt);
     for_each_page(pt, lo, hi, [&](uintptr_t va, x86_64_pageentry_t& pte) {
         if (pte & PTE_U) {

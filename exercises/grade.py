@@ -83,6 +83,7 @@ class Boot(Summary):
         self.warmup = warmup
         super().__init__(output.splitlines())
         self.log = self.log_lines
+        self.fault_exercise = None      # (n, 'function at kernel.cc:LINE'): boot() sets it
 
     def proc(self, pid):
         return self.procs.get(pid) or Proc.missing(pid)
@@ -92,6 +93,9 @@ class Boot(Summary):
 
     def what_happened(self):
         """One phrase for a run that did not end normally."""
+        if self.status == 1 and self.fault_exercise:
+            n, place = self.fault_exercise
+            return f'the kernel panicked in exercise {n}\'s code ({place}): {self.panic}'
         if self.status == 1:
             return f'the kernel panicked: {self.panic}'
         if self.status == 2:
@@ -205,7 +209,7 @@ def current_run():
     return getattr(_local, 'run', None)
 
 
-def boot(image, procs, ticks, respawn=0, vary=False, until=None):
+def boot(image, procs, ticks, respawn=0, vary=False, until=None, audit=False):
     """Boots `image` headless with `procs`; with vary=True, during grade(),
     every Eve (a program whose name starts with eve-) gets a random warm-up
     (the Boot's `warmup`). Her PROCS argument, if any, stays in the low 32
@@ -216,17 +220,97 @@ def boot(image, procs, ticks, respawn=0, vary=False, until=None):
     its log, and its screen rows), the run ends, with its summary, as soon
     as until() holds: `ticks` is then only the limit of a run in which it
     never does. So a grader waits for what it checks (a line, a count),
-    however slowly a correct kernel gets there."""
+    however slowly a correct kernel gets there. With audit=True the kernel
+    audits its memory at every fork, exit and kill (AUDIT=1), and panics at
+    the first disagreement."""
     run = current_run()
     if run is not None and not vary and until is not None:
-        key = (image, procs, ticks, respawn, until)
+        key = (image, procs, ticks, respawn, until, audit)
         with run.lock:
             once = run.boots.setdefault(key, Once())
-        b = once(lambda: boot_once(image, procs, ticks, respawn, vary, until))
+        b = once(lambda: boot_once(image, procs, ticks, respawn, vary, until, audit))
     else:
-        b = boot_once(image, procs, ticks, respawn, vary, until)
+        b = boot_once(image, procs, ticks, respawn, vary, until, audit)
+    b.fault_exercise = exercise_at_fault(b)
+    if b.fault_exercise and not getattr(_local, 'fault_at', None):
+        _local.fault_at = b.fault_exercise
+    if not getattr(_local, 'table_shared', None):
+        _local.table_shared = next((m for m in map(TABLE_SHARED.match, b.log) if m), None)
     note_console_kill(b)
     return b
+
+
+# A kernel fault (or a kernel stuck) whose faulting instruction is in an
+# exercise's code, between its markers in the kernel.cc the image was built
+# from, is that exercise's doing, whichever grader booted it (proof: a
+# virtual page allocation that read `current` while loading the first
+# process failed every exercise with "the kernel panicked").
+FRAME_0 = re.compile(r'^  #0 0x[0-9a-f]+ (\S+?)\+\d+ ((?:[\w.-]+/)*kernel\.cc):(\d+)')
+MARKER = re.compile(r'^\s*// (?:Exercise (\d+) \(|End of exercise (\d+)$)')
+
+
+def exercise_regions(source):
+    """{exercise: range of its lines} in the kernel.cc at `source`."""
+    regions, start = {}, {}
+    with open(source, errors='replace') as f:
+        for number, line in enumerate(f, 1):
+            m = MARKER.match(line)
+            if m and m.group(1):
+                start[int(m.group(1))] = number
+            elif m and int(m.group(2)) in start:
+                regions[int(m.group(2))] = range(start[int(m.group(2))], number)
+    return regions
+
+
+def exercise_at_fault(b):
+    """(exercise, 'function at kernel.cc:LINE') for a boot whose kernel
+    faulted, or was found stuck, at a line of an exercise's code; None
+    otherwise. Only the kernel's own fault panics ("kernel ..."): a panic
+    that code calls deliberately is where it was noticed, not caused."""
+    if b.status != 1 or not (b.panic or '').startswith('kernel '):
+        return None
+    after = b.log.index('backtrace:') + 1 if 'backtrace:' in b.log else len(b.log)
+    m = FRAME_0.match(b.log[after]) if after < len(b.log) else None
+    # (The frame names the file it was built from: obj/before-K/kernel.cc
+    # for a before-K kernel.)
+    source = m and os.path.join(ROOT, m.group(2))
+    if not m or '..' in m.group(2) or not os.path.exists(source):
+        return None
+    line = int(m.group(3))
+    for n, lines in exercise_regions(source).items():
+        if line in lines:
+            return n, f'{m.group(1)} at kernel.cc:{line}'
+    return None
+
+
+def fault_blamed(n, r):
+    """Exercise n's failed Result r, naming the exercise in whose code a
+    kernel that its grader booted faulted (exercise_at_fault): that fault
+    is certain, whatever else the grader blamed."""
+    at = getattr(_local, 'fault_at', None)
+    if r.passed or not at or r.blames == at[0] or (at[0] == n and r.blames is None):
+        return r
+    return fail(r.outcome, r.why, None if at[0] == n else at[0])
+
+
+# A program the loader refused because another process runs on the same
+# page table at the same addresses (k-loader.cc) needs exercise 8's page
+# table per process, whichever grader booted it (proof: a kernel that made
+# each process a table but returned the kernel's failed exercises 1-8 each
+# with its own sentence). Only the kernel writes `loader:` lines.
+TABLE_SHARED = re.compile(r"^loader: cannot load program '.*' as pid (\d+): pid (\d+) runs on "
+                          r"the same page table at the same addresses$")
+
+
+def table_blamed(n, r):
+    """Exercise n's failed Result r, naming exercise 8 if one of its boots
+    had a program refused a page table another process runs on."""
+    m = getattr(_local, 'table_shared', None)
+    if r.passed or not m or r.blames == 8:
+        return r
+    return fail(r.outcome, f'pid {m.group(1)} could not load: pid {m.group(2)} runs on the same '
+                f'page table at the same addresses, so each process needs a page table of its '
+                f'own (process_pagetable); {r.why}', 8)
 
 
 # A process killed for touching the console page is exercise 4's doing
@@ -267,7 +351,7 @@ class Once:
             return self.value
 
 
-def boot_once(image, procs, ticks, respawn, vary, until):
+def boot_once(image, procs, ticks, respawn, vary, until, audit=False):
     run, top, warmup = current_run(), ROOT, WARMUP
     bootopt = kernel_symbols(image, 'bBdD')['bootopt'] if until else None
     if run is not None:
@@ -283,7 +367,7 @@ def boot_once(image, procs, ticks, respawn, vary, until):
     settings = dict(PROCS=procs, TICKS=ticks, HZ=100, RESPAWN=respawn, D=0, LOG='file',
                     TIMEOUT=BOOT_TIMEOUT + (ticks // 20 if until else 0),
                     QEMUEXTRA=STEADY_CLOCK + (f' -gdb unix:{gdb},server=on,wait=off' if gdb else ''),
-                    IMAGE=image, VIEW='console', PTSWITCH=0, AUDIT=0)
+                    IMAGE=image, VIEW='console', PTSWITCH=0, AUDIT=int(audit))
     q = subprocess.Popen([os.path.join(top, 'run-qemu'), 'headless'], cwd=top,
                          env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, errors='replace')
@@ -813,9 +897,9 @@ def grade(image, numbers, variants=True, seed=None, transcripts=None):
 
     def one(n):
         _local.run, _local.exercise, _local.transcripts = run, n, transcripts
-        _local.console_kill = ''
+        _local.console_kill, _local.fault_at, _local.table_shared = '', None, None
         try:
-            return n, console_blamed(n, GRADERS[n](image))
+            return n, console_blamed(n, table_blamed(n, fault_blamed(n, GRADERS[n](image))))
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as e:
             return n, fail('grader-error', f'could not grade: {e!r}')
         finally:

@@ -211,6 +211,15 @@ def fork_failure(image, b, p):
                          if b.proc(pid)['reason'])
     kills = ' / '.join(b.killed())
     if b.status == 1 and 'kfree' in (b.panic or ''):
+        # The same run, audited at every fork, names the page that went
+        # wrong at the fork that did it (proof: a fork that shared code
+        # without page_share was blamed on copy-on-write).
+        audited = g.boot(image, 'fork', g.LIMIT // 2, until=fork_done, audit=True)
+        at_fork = re.search(r'AUDIT at the fork of proc \d+: (read-only page .*)', audited.panic or '')
+        if at_fork:
+            return g.fail('share-uncounted', f'fork gives the child a read-only page without '
+                          f'counting its new user ({at_fork.group(1)}): the shared page needs '
+                          f'page_share', 13)
         who = writable_pages_are()
         return g.fail('bad-free', f'while p-fork ran, the kernel freed a page it must not '
                       f'({"copy_on_write" if who == 16 else "fork or its clean-up"}): '

@@ -129,10 +129,20 @@ WRONG = [
           "reason, not `why`", '    process_kill(p, why);\n    schedule();                 // does not '
           'return\n    // End of exercise 7', '    process_kill(p, text);\n    schedule();          '
           '       // does not return\n    // End of exercise 7', 'Eve is broken'),
+    # ---- 8. a page table per process ----
+    wrong(8, 'one-table', 'makes one page table of its own and gives it to every process',
+          '    return proc_pagetable_create();\n    // End of exercise 8',
+          '    static x86_64_pagetable* shared;\n    if (!shared) {\n'
+          '        shared = proc_pagetable_create();\n    }\n    return shared;\n'
+          '    // End of exercise 8', 'a page table of its own'),
     # ---- 9. Eve steals Alice's secret (p-eve-steal.cc) ----
     wrong(9, 'steal-tag', 'prints the word that holds the tag "SECRET!", not the one after it',
           'Alice\'s secret is %lu\\n", word[i + 1]);', 'Alice\'s secret is %lu\\n", word[i]);',
           "did not print Alice's secret", file='p-eve-steal.cc'),
+    # ---- 10. virtual page allocation ----
+    wrong(10, 'owner-current', 'gives the page to the running process, not to p',
+          '    return kalloc(p->pid);              // any free page, anywhere\n',
+          '    return kalloc(current->pid);\n', "exercise 10's code"),
     # ---- 11. overlapping address spaces ----
     wrong(11, 'four-slots', 'gives every process the same layout but keeps the lecture\'s 4 '
           'process slots', 'static const int process_slots = MAX_PROCS;',
@@ -163,6 +173,10 @@ WRONG = [
           'address_space_copy(parent->pagetable, child->pagetable,', 'never returned from sys_fork'),
     wrong(12, 'no-bookkeeping', 'never calls process_forked, so the child never runs',
           '    process_forked(child, parent);\n', '', 'process_forked'),
+    # ---- 13. shared read-only memory ----
+    wrong(13, 'share-uncounted', 'gives the child the read-only page without counting the new user',
+          '        page_share(pa);\n        return pa;\n    }\n    // End of exercise 13',
+          '        return pa;\n    }\n    // End of exercise 13', 'page_share'),
     # ---- 14. exit frees memory ----
     wrong(14, 'tables-only', "frees the exiting process's page table but not its pages",
           '    process_memory_free(p);\n    // End of exercise 14',
