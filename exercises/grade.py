@@ -596,9 +596,9 @@ def exception_returned(b):
     """The sentence for a kernel whose exception() returned for a process
     (k-exception.S panics then), or None."""
     if b.panic and 'exception() returned' in b.panic:
+        # (The panic says what to call.)
         return ('the fault was handled, but exception() then returned for the process '
-                'instead of running another: after process_kill, call schedule(), which does '
-                f'not return (PANIC: {b.panic})')
+                f'instead of running another: PANIC: {b.panic}')
     return None
 
 

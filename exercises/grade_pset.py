@@ -207,8 +207,13 @@ def fork_failure(image, b, p):
                 cow = copy_on_write_written(image)
         return 16 if cow else int(n12)
 
-    reasons = ' / '.join(f'pid {pid}: {b.proc(pid)["reason"]}' for pid in sorted(b.procs)
-                         if b.proc(pid)['reason'])
+    # Each reason once, with every pid that has it: "pids 2, 3: ...".
+    by_reason = {}
+    for pid in sorted(b.procs):
+        if b.proc(pid)['reason']:
+            by_reason.setdefault(b.proc(pid)['reason'], []).append(str(pid))
+    reasons = ' / '.join(f'pid{"s" if len(pids) > 1 else ""} {", ".join(pids)}: {reason}'
+                         for reason, pids in by_reason.items())
     kills = ' / '.join(b.killed())
     if b.status == 1 and 'kfree' in (b.panic or ''):
         # The same run, audited at every fork, names the page that went

@@ -286,6 +286,8 @@ def _(t, m):
         if not passed:
             t.check(blames == m.n, f'{m.tag}: exercise {n} fails and blames exercise '
                     f'{blames}, not {m.n}: {why}')
+            phrase = weensy.repeated_phrase(why)
+            t.check(not phrase, f'{m.tag}: exercise {n} says "{phrase}" twice: {why}')
     for n, phrase in m.also.items():
         passed, why, _ = results[n]
         t.check(not passed and phrase in why, f'{m.tag}: exercise {n} does not say '

@@ -456,6 +456,8 @@ def _(t, m):
     t.check(not r.passed, f'exercise {m.graded} passed')
     t.check(r.outcome == m.outcome, f'failed as {r.outcome!r} ({r.why}), expected {m.outcome!r}')
     t.check(m.says in r.why, f'the sentence does not say {m.says!r}: {r.why}')
+    phrase = weensy.repeated_phrase(r.why)
+    t.check(not phrase, f'the sentence says "{phrase}" twice: {r.why}')
 
 
 @test("AUDIT=1 catches a corruption where it happens: a copy-on-write copy that keeps the "

@@ -457,6 +457,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def repeated_phrase(text, words=4):
+    """The first run of `words` words that `text` says twice (case and
+    punctuation aside), or None: a grader's line never repeats a phrase."""
+    seq = re.findall(r"[\w'/.%-]+", text.lower())
+    seen = set()
+    for i in range(len(seq) - words + 1):
+        phrase = ' '.join(seq[i:i + words])
+        if phrase in seen:
+            return phrase
+        seen.add(phrase)
+    return None
+
+
 class Monitor:
     """QEMU's human monitor on a Unix socket: a command, then its answer up
     to the next prompt."""
