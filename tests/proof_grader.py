@@ -369,6 +369,12 @@ RIGHT = [
           '    // Exercise 14 (exit frees memory)\n    process_memory_free(p);\n'
           '    // End of exercise 14\n    process_end(p, P_EXITED);\n',
           'as process_kill does: its memory goes while it is still on the CPU'),
+    right('slow-calls', 'spends 25 turns of a busy loop on every system call before it '
+          'answers', '    ++p->syscalls;\n    switch (regs->reg_rax) {',
+          '    ++p->syscalls;\n    for (volatile int i = 0; i != 25; ++i) {\n    }\n'
+          '    switch (regs->reg_rax) {',
+          'slower per call (sys_getpid 231 guest instructions against 74, 3.1x; sys_yield '
+          '2.1x) is as right: graders wait for events, not tick budgets'),
     right('fault-kills-first', 'tests for a fault from a process first, and panics after',
           '    if (!from_process) {\n        panic_at(regs, "kernel %s", why);   // a fault in the '
           'kernel is a kernel bug\n    }\n    process_kill(current, why);\n'
