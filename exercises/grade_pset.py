@@ -214,7 +214,7 @@ def fork_failure(image, b, p):
             by_reason.setdefault(b.proc(pid)['reason'], []).append(str(pid))
     reasons = ' / '.join(f'pid{"s" if len(pids) > 1 else ""} {", ".join(pids)}: {reason}'
                          for reason, pids in by_reason.items())
-    kills = ' / '.join(b.killed())
+    kills = ' / '.join(dict.fromkeys(b.killed()))       # each reason once
     if b.status == 1 and 'kfree' in (b.panic or ''):
         # The same run, audited at every fork, names the page that went
         # wrong at the fork that did it (proof: a fork that shared code
@@ -234,7 +234,7 @@ def fork_failure(image, b, p):
     first = next((b.proc(pid)['reason'] for pid in sorted(b.procs) if b.proc(pid)['reason']), '')
     if 'from sys_fork' in reasons:
         return g.fail('fork-result', f'{first.replace("sys_panic: fork: ", "")} (the parent '
-                      f'must get the child\'s pid, the child 0: child->regs.reg_rax)', 12)
+                      f'gets the new pid, the child 0: child->regs.reg_rax)', 12)
     if 'registers differ' in reasons or 'registers changed' in reasons:
         return g.fail('child-registers', f'the child of fork does not have its parent\'s '
                       f'registers: {reasons}', 12)
