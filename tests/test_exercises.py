@@ -849,3 +849,26 @@ def _(t):
             and passed + failed == len(numbers) and got == 10 * passed,
             f"the README's score example {score.group(0)!r} does not add up to the "
             f"catalog's {len(numbers)} exercises and {total} points")
+
+
+@test("A kernel fault whose backtrace starts at a line between an exercise's markers in "
+      "kernel.cc is that exercise's; a panic the kernel calls, a frame outside every "
+      "exercise, or a file outside the tree is nobody's")
+def _(t):
+    regions = grade.exercise_regions(os.path.join(ROOT, 'kernel.cc'))
+    t.check(sorted(regions) == [e.number for e in catalog.EXERCISES if e.file == 'kernel.cc'],
+            f'kernel.cc has markers for exercises {sorted(regions)}')
+    inside, outside = regions[10][1], regions[10][-1] + 3
+
+    def at(panic, frame):
+        log = f'PANIC: {panic}\ncurrent process: none\nbacktrace:\n  #0 0x41258 {frame}\n'
+        return grade.exercise_at_fault(grade.Boot(1, log, ''))
+    fault = 'kernel page fault: read from 0x8 (page not present), rip=0x41258'
+    found = at(fault, f'process_page_alloc+8 kernel.cc:{inside}')
+    t.check(found == (10, f'process_page_alloc at kernel.cc:{inside}'), f'found {found}')
+    for panic, frame in [('kfree(0x1000): the page is free already',
+                          f'process_page_alloc+8 kernel.cc:{inside}'),
+                         (fault, f'process_page_alloc+8 kernel.cc:{outside}'),
+                         (fault, f'process_page_alloc+8 ../kernel.cc:{inside}'),
+                         (fault, 'kalloc+8 k-memory.cc:40')]:
+        t.check(at(panic, frame) is None, f'{panic} at {frame} was blamed on an exercise')
