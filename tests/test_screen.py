@@ -147,9 +147,12 @@ def _(t):
 
 def whole_virtual_map(rows):
     """Whether these screen rows hold a process's whole virtual memory map
-    (read during a repaint, they may not yet)."""
+    (read during a repaint, they may not yet: the title may be the new
+    one while some rows are still the physical map's, with its pids and
+    letters, which a virtual map never shows)."""
     title, cells = screen_map_rows(rows)
-    return (title or '').startswith('pid ') and len(cells) == 512
+    return ((title or '').startswith('pid ') and len(cells) == 512
+            and set(cells.values()) <= set('.-Crw!'))
 
 
 def plain_console(rows):
