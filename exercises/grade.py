@@ -764,10 +764,20 @@ def integrity_note(b):
     return f'; kernel {b.integrity}' if b.integrity else ''
 
 
+# Eve's whole line, closing quote included: the screen can be read while
+# the kernel is still writing it (proof: "Eve: my own buffer" without its
+# ": 0" failed exercise 5 on a loaded host).
+OWN_BUFFER_LINE = re.compile(r'Eve: my own buffer: -?\d+ "[^"]*"')
+
+
+def own_buffer_line(b):
+    return any(OWN_BUFFER_LINE.search(row) for row in b.console)
+
+
 def grade_5(image):
     target, name = attack_target(image, 'syscall_entry')
     b = boot(image, f'alice eve-sysname:{target}', LIMIT, vary=True,
-             until=screen_shows('Eve: my own buffer'))
+             until=own_buffer_line)
     if not call_refused(b):
         if b.panic and f'write to 0x{target:x}' in b.panic:
             return fail('kernel-wrote-own-code',
@@ -780,7 +790,7 @@ def grade_5(image):
     # every process has the same addresses: exercise 11).
     own = slot_start(1) if same_addresses(b) else slot_start(2)
     b = boot(image, f'alice eve-sysname:{own}', LIMIT, vary=True,
-             until=screen_shows('Eve: my own buffer'))
+             until=own_buffer_line)
     if not call_refused(b):
         return fail('read-only-buffer', f'sys_getsysname wrote into Eve\'s own code at '
                     f'0x{own:x}, which she may read but not write: the buffer must be '
