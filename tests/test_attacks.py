@@ -147,10 +147,10 @@ def _(t, case):
 # ---- Eve's call is refused ----
 
 # sys_getsysname and sys_page_alloc return -1 and Eve prints that on the
-# screen; eve-pagealloc then counts on beside Alice, and their lines soon
-# scroll her report away (eve-sysname keeps quiet, yielding). With icount
-# the screen at power-off is the same on any host: after REPORT_TICKS, Eve
-# is about halfway between her report and the line that pushes it off.
+# screen, counts one more line (eve-pagealloc) and keeps quiet, yielding,
+# while Alice's lines scroll the report up. With icount the screen at
+# power-off is the same on any host: after REPORT_TICKS the report is still
+# on it.
 REPORT_TICKS = 12
 SYSNAME_REPORT = ['Eve: sys_getsysname returned -1', f'Eve: my own buffer: 0 "{SYSNAME}"']
 
