@@ -84,13 +84,6 @@ class Boot(Summary):
         super().__init__(output.splitlines())
         self.log = self.log_lines
         self.fault_exercise = None      # (n, 'function at kernel.cc:LINE'): boot() sets it
-        self.until_console = []         # the screen on which until() held (watch)
-
-    def screen_has(self, text):
-        """On the last screen, or on the one that ended the run: until()
-        saw it there, and the rows may scroll away before the run's next
-        tick (proof: exercise 5 missed "Eve: my own buffer" now and then)."""
-        return super().screen_has(text) or any(text in row for row in self.until_console)
 
     def proc(self, pid):
         return self.procs.get(pid) or Proc.missing(pid)
@@ -379,9 +372,8 @@ def boot_once(image, procs, ticks, respawn, vary, until, audit=False):
                          env=clean_env(settings), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, errors='replace')
     try:
-        seen = []
         if until:
-            output, stderr, seen = watch(q, top, gdb, ticks, bootopt, until, v, warmup)
+            output, stderr = watch(q, top, gdb, ticks, bootopt, until, v, warmup)
         else:
             output, stderr = q.communicate(timeout=settings['TIMEOUT'] + 30)
     finally:
@@ -392,9 +384,7 @@ def boot_once(image, procs, ticks, respawn, vary, until, audit=False):
             os.remove(gdb)
     output = v.unname(output) if v else output
     keep_transcript(procs if v is None else v.unname(procs), q.returncode, output, stderr)
-    b = Boot(q.returncode, output, stderr, warmup)
-    b.until_console = [v.unname(row) for row in seen] if v else seen
-    return b
+    return Boot(q.returncode, output, stderr, warmup)
 
 
 POLL = 0.03                 # seconds between looks at a run that until() watches
@@ -404,7 +394,7 @@ def watch(q, top, gdb, ticks, bootopt, until, v, warmup):
     """Runs `q` (run-qemu headless), looking at its log and its screen every
     POLL seconds; once until() holds, ends the run at its next tick (its
     summary follows). Returns (stdout, stderr)."""
-    lines, errors, seen = [], [], []
+    lines, errors = [], []
     threads = [threading.Thread(target=lambda: lines.extend(q.stdout)),
                threading.Thread(target=lambda: errors.append(q.stderr.read()))]
     for t in threads:
@@ -417,7 +407,6 @@ def watch(q, top, gdb, ticks, bootopt, until, v, warmup):
             so_far = Boot(0, v.unname(''.join(lines)) if v else ''.join(lines), '', warmup)
             so_far.console = read_screen(monitor, screen)
             if until(so_far):
-                seen[:] = so_far.console
                 end_at_next_tick(gdb, ticks, bootopt)
                 break
         q.wait(timeout=BOOT_TIMEOUT + 30)
@@ -426,7 +415,7 @@ def watch(q, top, gdb, ticks, bootopt, until, v, warmup):
             t.join(timeout=BOOT_TIMEOUT + 30)
         if os.path.exists(screen):
             os.remove(screen)
-    return ''.join(lines), ''.join(errors), seen
+    return ''.join(lines), ''.join(errors)
 
 
 def monitor_command(path, command):
@@ -765,8 +754,7 @@ def integrity_note(b):
 
 
 # Eve's whole line, closing quote included: the screen can be read while
-# the kernel is still writing it (proof: "Eve: my own buffer" without its
-# ": 0" failed exercise 5 on a loaded host).
+# the kernel is still writing it.
 OWN_BUFFER_LINE = re.compile(r'Eve: my own buffer: -?\d+ "[^"]*"')
 
 
